@@ -1,0 +1,828 @@
+"""AVA CSV, excluded-timestamp and label map I/O, columnar and validated (no torch, no Django).
+
+Public API
+----------
+Rows (one CSV file, columnar, in file order):
+    ``AvaRows``: ``videos`` (distinct video ids, sorted), ``video`` (N,) int32 index into
+    ``videos``, ``timestamp`` (N,) int64 seconds, ``box`` (N, 4) float64 x1 y1 x2 y2 (NaN on
+    2-column rows), ``action`` (N,) int64 (``NO_ACTION`` where the column is empty or absent),
+    ``value`` (N,) float64 column 8 (person id, score or detector score; NaN where absent),
+    ``columns`` (N,) int8 (2, 7 or 8: the row's width), ``line`` (N,) int64 (1-based line in the
+    file, 0 for rows not read from a file). Properties ``video_ids``, ``person_id``,
+    ``keyframe_only``; ``len(rows)``.
+    ``rows_from_records(records)`` builds rows from tuples
+    ``(video_id, timestamp, x1, y1, x2, y2, action_id, value)``; ``(video_id, timestamp)`` or a
+    box of ``None`` makes a 2-column row; ``action_id``/``value`` may be ``None``.
+
+Kinds (what column 8 means and which fields are required): ``"gt"`` (person id),
+``"predictions"`` (score), ``"person-boxes"`` (detector score; empty action column).
+
+Reading:
+    ``read_ava_csv(path, kind, *, action_ids=None, videos=None, validate=True) -> AvaRows``:
+    parses with pyarrow (multi-threaded); 2-, 7- and 8-column rows may be mixed; blank lines are
+    skipped. Structural errors (column count, non-numbers, empty required fields) always raise
+    ``AvaFormatError``; with ``validate`` it also checks timestamps >= 0, coordinates in [0, 1],
+    x1 < x2 and y1 < y2, action ids in ``action_ids`` (when given), video ids in ``videos`` (when
+    given), column 8 (whole person ids, finite scores) and duplicate rows (same keyframe, box and
+    action). The whole file is checked before anything is returned.
+    ``read_excluded(path) -> list[tuple[str, int]]``: ``video_id,timestamp`` rows.
+    ``read_labelmap(path)`` / ``parse_labelmap(text, source)`` -> ``LabelMap`` (both pbtxt forms:
+    ``label { name label_id label_type }`` and ``item { name id }``).
+
+Writing (AVA formatting: ``%04d`` timestamps, 3-decimal coordinates, person ids ``%d``, scores
+``%.6f``):
+    ``iter_csv_chunks(rows, kind, chunk_rows=10_000)`` yields CSV text chunks (for streaming
+    responses); ``csv_text(rows, kind)``; ``write_ava_csv(path, rows, kind)``;
+    ``excluded_text(keyframes)`` / ``write_excluded(path, keyframes)``;
+    ``format_labelmap(labelmap, form)`` / ``write_labelmap(path, labelmap, form)`` with form
+    ``"label"`` or ``"item"``.
+
+Errors: ``AvaFormatError(ValueError)`` with ``messages`` (the first ``MAX_MESSAGES``, each
+``file:line: field 'x1' = '1.7': must be in [0, 1]``) and ``total`` (how many errors in all).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import os
+import re
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+__all__ = [
+    "KINDS",
+    "MAX_MESSAGES",
+    "NO_ACTION",
+    "ActionLabel",
+    "AvaFormatError",
+    "AvaRows",
+    "LabelMap",
+    "csv_text",
+    "excluded_text",
+    "format_labelmap",
+    "iter_csv_chunks",
+    "parse_labelmap",
+    "read_ava_csv",
+    "read_excluded",
+    "read_labelmap",
+    "rows_from_records",
+    "write_ava_csv",
+    "write_excluded",
+    "write_labelmap",
+]
+
+NO_ACTION = -1
+MAX_MESSAGES = 50
+# kind -> name of column 8
+KINDS: dict[str, str] = {
+    "gt": "person_id",
+    "predictions": "score",
+    "person-boxes": "detector_score",
+}
+_FIELDS = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id")
+_PEEK_LINES = 1000
+# (line, position in line, message): errors sort by line, then by position
+_Problem = tuple[int, int, str]
+
+
+class AvaFormatError(ValueError):
+    """Bad AVA input: ``messages`` (first errors, ``file:line: ...``) and ``total`` (all)."""
+
+    def __init__(self, messages: Sequence[str], total: int | None = None) -> None:
+        self.messages = list(messages[:MAX_MESSAGES])
+        self.total = len(messages) if total is None else total
+        text = "\n".join(self.messages)
+        if self.total > len(self.messages):
+            text += f"\n... and {self.total - len(self.messages)} more errors"
+        super().__init__(text)
+
+
+@dataclass(frozen=True, eq=False)
+class AvaRows:
+    """Rows of one AVA CSV file as numpy columns, in file order."""
+
+    videos: tuple[str, ...]
+    video: np.ndarray  # (N,) int32 index into videos
+    timestamp: np.ndarray  # (N,) int64 seconds
+    box: np.ndarray  # (N, 4) float64 x1 y1 x2 y2, NaN on 2-column rows
+    action: np.ndarray  # (N,) int64, NO_ACTION where empty or absent
+    value: np.ndarray  # (N,) float64 column 8, NaN where absent
+    columns: np.ndarray  # (N,) int8 row width: 2, 7 or 8
+    line: np.ndarray  # (N,) int64 1-based line in the file, 0 when not read from a file
+
+    def __len__(self) -> int:
+        return len(self.timestamp)
+
+    @property
+    def video_ids(self) -> np.ndarray:
+        """(N,) object array of video id strings."""
+        return np.asarray(self.videos, dtype=object)[self.video]
+
+    @property
+    def keyframe_only(self) -> np.ndarray:
+        """(N,) bool: 2-column rows (a keyframe with no box)."""
+        return self.columns == 2
+
+    @property
+    def person_id(self) -> np.ndarray:
+        """(N,) int64 column 8 as a person id, -1 where absent."""
+        return np.where(np.isnan(self.value), -1, self.value).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ActionLabel:
+    """One action of a label map; ``type`` is None in the ``item { name id }`` form."""
+
+    id: int
+    name: str
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """A taxonomy: actions in file order."""
+
+    actions: tuple[ActionLabel, ...]
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """Action ids in file order."""
+        return tuple(action.id for action in self.actions)
+
+    def by_id(self) -> dict[int, ActionLabel]:
+        """Actions keyed by id."""
+        return {action.id: action for action in self.actions}
+
+
+def _empty_rows() -> AvaRows:
+    return AvaRows(
+        videos=(),
+        video=np.zeros(0, np.int32),
+        timestamp=np.zeros(0, np.int64),
+        box=np.zeros((0, 4), np.float64),
+        action=np.zeros(0, np.int64),
+        value=np.zeros(0, np.float64),
+        columns=np.zeros(0, np.int8),
+        line=np.zeros(0, np.int64),
+    )
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown AVA file kind {kind!r}; expected one of {sorted(KINDS)}")
+    return KINDS[kind]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _peek_width(path: Path) -> int:
+    """Width of the file's box rows (8 or 7), or 2 when the first lines have only 2 columns."""
+    widths = set()
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        for text in itertools.islice(handle, _PEEK_LINES):
+            widths.add(text.count(",") + 1)
+    for width in (8, 7):
+        if width in widths:
+            return width
+    return 2 if 2 in widths else 8
+
+
+def _field_errors(
+    name: str, text: str, integer: bool, required: bool
+) -> tuple[float | int | None, str | None]:
+    """Parse one numeric field the way the fast path does: (value, error message)."""
+    if text == "":
+        return (None, None) if not required else (None, f"field {name!r} = '': not a number")
+    try:
+        return (int(text) if integer else float(text)), None
+    except ValueError:
+        pass
+    try:
+        float(text)
+    except ValueError:
+        return None, f"field {name!r} = {text!r}: not a number"
+    return None, f"field {name!r} = {text!r}: not a whole number"
+
+
+def _parse_special(
+    fields: list[str], kind: str, where: str
+) -> tuple[tuple[str, int, list[float], int, float, int] | None, list[str]]:
+    """Parse a row in Python; returns (row, errors). Used for odd-width rows and the slow path."""
+    width = len(fields)
+    if width not in (2, 7, 8):
+        return None, [f"{where}: expected 2, 7 or 8 columns, got {width}"]
+    errors = []
+    timestamp, error = _field_errors("timestamp", fields[1], integer=True, required=True)
+    if error:
+        errors.append(f"{where}: {error}")
+    box = [math.nan] * 4
+    action: Any = NO_ACTION
+    value: Any = math.nan
+    if width >= 7:
+        for i, name in enumerate(_FIELDS[2:6]):
+            coordinate, error = _field_errors(name, fields[2 + i], integer=False, required=True)
+            if error:
+                errors.append(f"{where}: {error}")
+            box[i] = math.nan if coordinate is None else float(coordinate)
+        required = kind != "person-boxes"
+        action, error = _field_errors("action_id", fields[6], integer=True, required=required)
+        if error:
+            errors.append(f"{where}: {error}")
+        action = NO_ACTION if action is None else action
+    if width == 8:
+        value, error = _field_errors(KINDS[kind], fields[7], integer=False, required=True)
+        if error:
+            errors.append(f"{where}: {error}")
+        value = math.nan if value is None else value
+    if errors:
+        return None, errors
+    assert timestamp is not None
+    return (fields[0], int(timestamp), box, int(action), float(value), width), []
+
+
+def _rows_from_python(
+    parsed: list[tuple[str, int, list[float], int, float, int]], lines: list[int]
+) -> AvaRows:
+    if not parsed:
+        return _empty_rows()
+    videos = tuple(sorted({row[0] for row in parsed}))
+    index = {video: i for i, video in enumerate(videos)}
+    return AvaRows(
+        videos=videos,
+        video=np.array([index[row[0]] for row in parsed], np.int32),
+        timestamp=np.array([row[1] for row in parsed], np.int64),
+        box=np.array([row[2] for row in parsed], np.float64).reshape(-1, 4),
+        action=np.array([row[3] for row in parsed], np.int64),
+        value=np.array([row[4] for row in parsed], np.float64),
+        columns=np.array([row[5] for row in parsed], np.int8),
+        line=np.array(lines, np.int64),
+    )
+
+
+def _read_python(path: Path, kind: str) -> tuple[AvaRows, list[_Problem]]:
+    """Slow, exact path: every row parsed in Python, every structural error collected."""
+    parsed = []
+    lines = []
+    problems: list[_Problem] = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        for number, fields in enumerate(csv.reader(handle), start=1):
+            if not fields:
+                continue
+            row, row_errors = _parse_special(fields, kind, f"{path}:{number}")
+            problems.extend((number, 0, message) for message in row_errors)
+            if row is not None:
+                parsed.append(row)
+                lines.append(number)
+    return _rows_from_python(parsed, lines), problems
+
+
+def _arrow_read(
+    path: Path, names: list[str], threads: bool
+) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    odd: list[tuple[int | None, str]] = []
+
+    def on_odd_row(row: Any) -> str:
+        odd.append((row.number, row.text))
+        return "skip"
+
+    types: dict[str, pa.DataType] = {"video_id": pa.dictionary(pa.int32(), pa.string())}
+    types.update({"timestamp": pa.int64(), "action_id": pa.int64(), "col8": pa.float64()})
+    types.update({name: pa.float64() for name in _FIELDS[2:6]})
+    table = pa_csv.read_csv(
+        path,
+        read_options=pa_csv.ReadOptions(column_names=names, use_threads=threads),
+        # Blank lines stay rows (of nulls) so that row positions map to line numbers.
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=on_odd_row, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: types[name] for name in names},
+            null_values=[""],
+            strings_can_be_null=False,
+        ),
+    )
+    return table, odd
+
+
+def _numpy(table: pa.Table, name: str, fill: float | int) -> tuple[np.ndarray, np.ndarray]:
+    """Column as numpy with nulls filled, and its null mask."""
+    column = table.column(name)
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    if column.null_count:
+        column = column.fill_null(fill)
+    return column.to_numpy(), nulls
+
+
+def _videos_of(table: pa.Table) -> tuple[tuple[str, ...], np.ndarray]:
+    column = table.column("video_id").unify_dictionaries() if table.num_rows else None
+    if column is None or column.num_chunks == 0:
+        return (), np.zeros(0, np.int32)
+    dictionary = column.chunk(0).dictionary.to_pylist()
+    indices = np.concatenate(
+        [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
+    )
+    order = sorted(range(len(dictionary)), key=dictionary.__getitem__)
+    remap = np.empty(len(dictionary), np.int32)
+    remap[order] = np.arange(len(dictionary), dtype=np.int32)
+    return tuple(dictionary[i] for i in order), remap[indices]
+
+
+def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
+    """Structural parse: (rows that parsed, first problems, problem count).
+
+    The fast pyarrow path falls back to the exact Python path when a value does not convert.
+    """
+    if os.path.getsize(path) == 0:
+        return _empty_rows(), [], 0
+    width = _peek_width(path)
+    names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
+    try:
+        table, odd = _arrow_read(path, names, threads=True)
+        if odd:  # odd-width rows: read again on one thread, which numbers the lines
+            table, odd = _arrow_read(path, names, threads=False)
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        rows, slow_problems = _read_python(path, kind)
+        return rows, slow_problems, len(slow_problems)
+
+    n = table.num_rows
+    videos, video = _videos_of(table)
+    timestamp, bad_timestamp = _numpy(table, "timestamp", 0)
+    columns = np.full(n, width, np.int8)
+    box = np.full((n, 4), np.nan)
+    action = np.full(n, NO_ACTION, np.int64)
+    value = np.full(n, np.nan)
+    empty = [bad_timestamp]
+    if width >= 7:
+        for i, name in enumerate(_FIELDS[2:6]):
+            box[:, i], nulls = _numpy(table, name, np.nan)
+            empty.append(nulls)
+        action, nulls = _numpy(table, "action_id", NO_ACTION)
+        empty.append(nulls if kind != "person-boxes" else np.zeros(n, bool))
+    if width == 8:
+        value, nulls = _numpy(table, "col8", np.nan)
+        empty.append(nulls)
+    del table
+
+    # Blank lines arrive as rows of nulls with an empty video id.
+    blank = bad_timestamp & (video == videos.index("")) if "" in videos else np.zeros(n, bool)
+    field_names = ["timestamp", *_FIELDS[2:6], "action_id", KINDS[kind]][: len(empty)]
+
+    if odd:
+        odd_lines = np.array([number for number, _ in odd], np.int64)
+        is_main = np.ones(n + len(odd) + 1, bool)
+        is_main[odd_lines] = False
+        is_main[0] = False
+        line = np.flatnonzero(is_main).astype(np.int64)
+    else:
+        line = np.arange(1, n + 1, dtype=np.int64)
+
+    problems: list[_Problem] = []
+    error_count = 0
+    broken = np.zeros(n, bool)
+    for name, nulls in zip(field_names, empty, strict=True):
+        nulls &= ~blank
+        broken |= nulls
+        error_count += int(nulls.sum())
+        for i in np.flatnonzero(nulls)[: MAX_MESSAGES + 1]:
+            message = f"{path}:{line[i]}: field {name!r} = '': not a number"
+            problems.append((int(line[i]), 0, message))
+
+    extra = []
+    for number, text in odd:
+        assert number is not None
+        fields = next(csv.reader([text])) if text else []
+        if not fields:
+            continue
+        row, row_errors = _parse_special(fields, kind, f"{path}:{number}")
+        problems.extend((number, 0, message) for message in row_errors)
+        error_count += len(row_errors)
+        if row is not None:
+            extra.append((row, number))
+
+    keep = ~blank & ~broken
+    rows = AvaRows(
+        videos=videos,
+        video=video[keep],
+        timestamp=timestamp[keep],
+        box=box[keep],
+        action=action[keep],
+        value=value[keep],
+        columns=columns[keep],
+        line=line[keep],
+    )
+    if not keep.all():
+        rows = _drop_unused_videos(rows)
+    if extra:
+        rows = _concat(rows, _rows_from_python([row for row, _ in extra], [n for _, n in extra]))
+        rows = _take(rows, np.argsort(rows.line, kind="stable"))
+    return rows, problems, error_count
+
+
+def _drop_unused_videos(rows: AvaRows) -> AvaRows:
+    used = np.zeros(len(rows.videos), bool)
+    used[rows.video] = True
+    remap = np.cumsum(used, dtype=np.int32) - 1
+    videos = tuple(v for v, u in zip(rows.videos, used, strict=True) if u)
+    return _replace(rows, videos=videos, video=remap[rows.video])
+
+
+def _replace(rows: AvaRows, **changes: Any) -> AvaRows:
+    fields = {name: getattr(rows, name) for name in AvaRows.__dataclass_fields__}
+    fields.update(changes)
+    return AvaRows(**fields)
+
+
+def _take(rows: AvaRows, index: np.ndarray) -> AvaRows:
+    return _replace(
+        rows,
+        video=rows.video[index],
+        timestamp=rows.timestamp[index],
+        box=rows.box[index],
+        action=rows.action[index],
+        value=rows.value[index],
+        columns=rows.columns[index],
+        line=rows.line[index],
+    )
+
+
+def _concat(first: AvaRows, second: AvaRows) -> AvaRows:
+    videos = tuple(sorted(set(first.videos) | set(second.videos)))
+    index = {video: i for i, video in enumerate(videos)}
+    remap_first = np.array([index[v] for v in first.videos] or [0], np.int32)
+    remap_second = np.array([index[v] for v in second.videos] or [0], np.int32)
+    return AvaRows(
+        videos=videos,
+        video=np.concatenate([remap_first[first.video], remap_second[second.video]]),
+        timestamp=np.concatenate([first.timestamp, second.timestamp]),
+        box=np.concatenate([first.box, second.box]),
+        action=np.concatenate([first.action, second.action]),
+        value=np.concatenate([first.value, second.value]),
+        columns=np.concatenate([first.columns, second.columns]),
+        line=np.concatenate([first.line, second.line]),
+    )
+
+
+def _line_texts(path: Path, numbers: Iterable[int]) -> dict[int, list[str]]:
+    """Fields of the given lines as written in the file (for error messages)."""
+    wanted = set(numbers)
+    found: dict[int, list[str]] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, fields in enumerate(csv.reader(handle), start=1):
+            if number in wanted:
+                found[number] = fields
+            if number >= last:
+                break
+    return found
+
+
+def _validate(
+    path: Path,
+    rows: AvaRows,
+    kind: str,
+    action_ids: Collection[int] | None,
+    videos: Collection[str] | None,
+) -> tuple[list[_Problem], int]:
+    """Semantic checks over the whole file: (first problems, problem count)."""
+    has_box = rows.columns >= 7
+    checks: list[tuple[np.ndarray, int, str]] = []  # (bad mask, field column, reason)
+    checks.append((rows.timestamp < 0, 1, "must be >= 0"))
+    video_ids = np.asarray(rows.videos, dtype=object)
+    checks.append(
+        ((video_ids == "")[rows.video] if len(rows.videos) else has_box[:0], 0, "must not be empty")
+    )
+    if videos is not None:
+        known = np.array([video in videos for video in rows.videos], bool)
+        checks.append((~known[rows.video] if len(rows.videos) else has_box[:0], 0, "unknown video"))
+    box = rows.box
+    with np.errstate(invalid="ignore"):
+        for i in range(4):
+            inside = (box[:, i] >= 0) & (box[:, i] <= 1)
+            checks.append((has_box & ~inside, 2 + i, "must be in [0, 1]"))
+        checks.append((has_box & (box[:, 0] >= box[:, 2]), 2, "must be less than x2 = {x2}"))
+        checks.append((has_box & (box[:, 1] >= box[:, 3]), 3, "must be less than y2 = {y2}"))
+    if kind == "person-boxes":
+        checks.append((rows.action != NO_ACTION, 6, "must be empty in a person-box file"))
+    elif action_ids is not None:
+        allowed = np.isin(rows.action, np.fromiter(action_ids, np.int64))
+        checks.append((has_box & ~allowed, 6, "not in the label map"))
+    has_value = rows.columns == 8
+    with np.errstate(invalid="ignore"):
+        if kind == "gt":
+            whole = (rows.value == np.floor(rows.value)) & (rows.value >= 0)
+            checks.append((has_value & ~whole, 7, "must be a whole number >= 0"))
+        else:
+            checks.append((has_value & ~np.isfinite(rows.value), 7, "must be a finite number"))
+
+    found: list[tuple[int, int, str, str]] = []  # (row, field, reason, line of first copy)
+    total = 0
+    for bad, field, reason in checks:
+        where = np.flatnonzero(bad)
+        total += len(where)
+        found.extend((int(i), field, reason, "") for i in where[: MAX_MESSAGES + 1])
+    duplicate, first = _duplicates(rows)
+    total += len(duplicate)
+    found.extend((int(i), -1, "", str(rows.line[j])) for i, j in zip(duplicate, first, strict=True))
+    found.sort(key=lambda p: (rows.line[p[0]], p[1]))
+    found = found[:MAX_MESSAGES]
+    texts = _line_texts(path, (int(rows.line[p[0]]) for p in found))
+    names = [*_FIELDS, KINDS[kind]]
+    problems: list[_Problem] = []
+    for row, field, reason, first_line in found:
+        number = int(rows.line[row])
+        if field < 0:
+            message = f"duplicate row: same keyframe, box and action as line {first_line}"
+        else:
+            fields = texts.get(number, [])
+            text = fields[field] if field < len(fields) else ""
+            reason = reason.format(
+                x2=repr(fields[4] if len(fields) > 4 else ""),
+                y2=repr(fields[5] if len(fields) > 5 else ""),
+            )
+            message = f"field {names[field]!r} = {text!r}: {reason}"
+        problems.append((number, field, f"{path}:{number}: {message}"))
+    return problems, total
+
+
+def _duplicates(rows: AvaRows) -> tuple[np.ndarray, np.ndarray]:
+    """Rows repeating an earlier row's keyframe, box and action: (their indices, first indices)."""
+    if len(rows) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    box_bits = np.nan_to_num(rows.box, nan=-1.0).view(np.int64)
+    keys = (rows.action, *box_bits.T[::-1], rows.timestamp, rows.video)
+    order = np.lexsort(keys)
+    same = np.ones(len(rows) - 1, bool)
+    for key in keys:
+        ordered = key[order]
+        same &= ordered[1:] == ordered[:-1]
+    later = np.flatnonzero(same) + 1
+    if not len(later):
+        return later, later
+    # lexsort is stable, so the first row of each run of equal rows is the earliest line.
+    run_start = np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(len(rows)), 0))
+    return order[later], order[run_start[later]]
+
+
+def read_ava_csv(
+    path: str | os.PathLike[str],
+    kind: str = "gt",
+    *,
+    action_ids: Collection[int] | None = None,
+    videos: Collection[str] | None = None,
+    validate: bool = True,
+) -> AvaRows:
+    """Read an AVA CSV file (ground truth, predictions or person boxes) as validated columns."""
+    _check_kind(kind)
+    path = Path(path)
+    rows, problems, total = _parse(path, kind)
+    if validate:
+        more, more_total = _validate(path, rows, kind, action_ids, videos)
+        problems += more
+        total += more_total
+    if total:
+        problems.sort(key=lambda problem: problem[:2])
+        raise AvaFormatError([message for _, _, message in problems], total=total)
+    return rows
+
+
+def read_excluded(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """Read an excluded-timestamps CSV: ``video_id,timestamp`` rows, in file order."""
+    path = Path(path)
+    keyframes: list[tuple[str, int]] = []
+    errors: list[str] = []
+    seen: dict[tuple[str, int], int] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, fields in enumerate(csv.reader(handle), start=1):
+            if not fields:
+                continue
+            where = f"{path}:{number}"
+            if len(fields) != 2:
+                errors.append(f"{where}: expected 2 columns, got {len(fields)}")
+                continue
+            timestamp, error = _field_errors("timestamp", fields[1], integer=True, required=True)
+            if error or timestamp is None:
+                errors.append(f"{where}: {error}")
+                continue
+            if timestamp < 0:
+                errors.append(f"{where}: field 'timestamp' = {fields[1]!r}: must be >= 0")
+                continue
+            key = (fields[0], int(timestamp))
+            if key in seen:
+                errors.append(f"{where}: duplicate row: same keyframe as line {seen[key]}")
+                continue
+            seen[key] = number
+            keyframes.append(key)
+    if errors:
+        raise AvaFormatError(errors)
+    return keyframes
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def rows_from_records(records: Iterable[Sequence[Any]]) -> AvaRows:
+    """Rows from ``(video_id, timestamp[, x1, y1, x2, y2[, action_id[, value]]])`` tuples."""
+    parsed = []
+    for record in records:
+        video_id, timestamp = record[0], int(record[1])
+        if len(record) < 6 or record[2] is None:
+            parsed.append((str(video_id), timestamp, [math.nan] * 4, NO_ACTION, math.nan, 2))
+            continue
+        action = record[6] if len(record) > 6 and record[6] is not None else NO_ACTION
+        value = record[7] if len(record) > 7 and record[7] is not None else None
+        box = [float(c) for c in record[2:6]]
+        width = 7 if value is None else 8
+        parsed.append((str(video_id), timestamp, box, int(action), float(value or 0.0), width))
+    rows = _rows_from_python(parsed, [0] * len(parsed))
+    return _replace(rows, value=np.where(rows.columns == 8, rows.value, np.nan))
+
+
+def _row_lines(rows: AvaRows, kind: str, start: int, stop: int) -> list[str]:
+    value_format = "%d" if kind == "gt" else "%.6f"
+    video_ids = [rows.videos[i] for i in rows.video[start:stop].tolist()]
+    timestamps = rows.timestamp[start:stop].tolist()
+    columns = rows.columns[start:stop]
+    if (columns == 8).all() and (rows.action[start:stop] != NO_ACTION).all():
+        # The common case (every row a full labelled row) in one pass, for export speed.
+        fmt = "%s,%04d,%.3f,%.3f,%.3f,%.3f,%d," + value_format + "\n"
+        values = rows.value[start:stop]
+        if kind == "gt":
+            values = values.astype(np.int64)
+        return [
+            fmt % row
+            for row in zip(
+                video_ids,
+                timestamps,
+                *rows.box[start:stop].T.tolist(),
+                rows.action[start:stop].tolist(),
+                values.tolist(),
+                strict=True,
+            )
+        ]
+    lines = []
+    for i, (video_id, timestamp, width) in enumerate(
+        zip(video_ids, timestamps, columns.tolist(), strict=True)
+    ):
+        if width == 2:
+            lines.append(f"{video_id},{timestamp:04d}\n")
+            continue
+        row = start + i
+        action = int(rows.action[row])
+        x1, y1, x2, y2 = rows.box[row].tolist()
+        text = f"{video_id},{timestamp:04d},{x1:.3f},{y1:.3f},{x2:.3f},{y2:.3f},"
+        text += "" if action == NO_ACTION else str(action)
+        if width == 8:
+            value = float(rows.value[row])
+            text += "," + (value_format % (int(value) if kind == "gt" else value))
+        lines.append(text + "\n")
+    return lines
+
+
+def iter_csv_chunks(rows: AvaRows, kind: str = "gt", chunk_rows: int = 10_000) -> Iterator[str]:
+    """Yield the rows as AVA CSV text, ``chunk_rows`` rows per chunk (for streaming)."""
+    _check_kind(kind)
+    for start in range(0, len(rows), chunk_rows):
+        yield "".join(_row_lines(rows, kind, start, min(start + chunk_rows, len(rows))))
+
+
+def csv_text(rows: AvaRows, kind: str = "gt") -> str:
+    """The rows as one AVA CSV string."""
+    return "".join(iter_csv_chunks(rows, kind))
+
+
+def write_ava_csv(path: str | os.PathLike[str], rows: AvaRows, kind: str = "gt") -> None:
+    """Write rows as an AVA CSV file."""
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        for chunk in iter_csv_chunks(rows, kind):
+            handle.write(chunk)
+
+
+def excluded_text(keyframes: Iterable[tuple[str, int]]) -> str:
+    """Excluded-timestamps CSV text for ``(video_id, timestamp)`` pairs."""
+    return "".join(f"{video_id},{timestamp:04d}\n" for video_id, timestamp in keyframes)
+
+
+def write_excluded(path: str | os.PathLike[str], keyframes: Iterable[tuple[str, int]]) -> None:
+    """Write an excluded-timestamps CSV file."""
+    Path(path).write_text(excluded_text(keyframes), encoding="utf-8")
+
+
+# --- label maps ------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r'(?P<space>\s+)|(?P<comment>#[^\n]*)|(?P<punct>[{}:])|"(?P<string>(?:[^"\\\n]|\\.)*)"'
+    r'|(?P<word>[^\s{}:"#]+)|(?P<bad>.)'
+)
+
+
+def _tokens(text: str, source: str) -> Iterator[tuple[str, str, int]]:
+    """(kind, token, line) with kind in {'punct', 'string', 'word'}; spaces and comments dropped."""
+    line = 1
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        token = match.group(kind or 0)
+        if kind == "bad":
+            raise ValueError(f"{source}:{line}: cannot parse {token!r}")
+        if kind == "string":
+            yield kind, re.sub(r"\\(.)", r"\1", token), line
+        elif kind in ("punct", "word"):
+            yield kind, token, line
+        line += token.count("\n")
+
+
+def parse_labelmap(text: str, source: str = "<labelmap>") -> LabelMap:
+    """Parse pbtxt in the ``label { name label_id label_type }`` or ``item { name id }`` form."""
+    tokens = list(_tokens(text, source))
+    actions: list[ActionLabel] = []
+    seen: dict[int, int] = {}
+    i = 0
+
+    def expect(kind: str, token: str | None = None) -> tuple[str, int]:
+        nonlocal i
+        if i >= len(tokens):
+            line = tokens[-1][2] if tokens else 1
+            raise ValueError(f"{source}:{line}: unexpected end of file")
+        got_kind, got, line = tokens[i]
+        if got_kind != kind or (token is not None and got != token):
+            wanted = token or kind
+            raise ValueError(f"{source}:{line}: expected {wanted!r}, got {got!r}")
+        i += 1
+        return got, line
+
+    while i < len(tokens):
+        block, block_line = expect("word")
+        if block not in ("label", "item"):
+            raise ValueError(f"{source}:{block_line}: expected 'label' or 'item', got {block!r}")
+        expect("punct", "{")
+        fields: dict[str, tuple[str, int]] = {}
+        while i < len(tokens) and tokens[i][1] != "}":
+            key, line = expect("word")
+            expect("punct", ":")
+            if i < len(tokens) and tokens[i][0] == "string":
+                value, _ = expect("string")
+            else:
+                value, _ = expect("word")
+            fields[key] = (value, line)
+        expect("punct", "}")
+        id_key = "label_id" if block == "label" else "id"
+        allowed = {"name", id_key, "display_name"} | ({"label_type"} if block == "label" else set())
+        for key, (_, line) in fields.items():
+            if key not in allowed:
+                raise ValueError(f"{source}:{line}: unknown field {key!r} in {block}")
+        if id_key not in fields:
+            raise ValueError(f"{source}:{block_line}: {block} has no {id_key}")
+        id_text, id_line = fields[id_key]
+        if not re.fullmatch(r"[0-9]+", id_text) or int(id_text) < 1:
+            raise ValueError(f"{source}:{id_line}: field {id_key!r} = {id_text!r}: must be >= 1")
+        action_id = int(id_text)
+        if action_id in seen:
+            raise ValueError(
+                f"{source}:{id_line}: field {id_key!r} = {id_text!r}: duplicate of line "
+                f"{seen[action_id]}"
+            )
+        seen[action_id] = id_line
+        name = fields.get("name", fields.get("display_name", ("", 0)))[0]
+        label_type = fields["label_type"][0] if "label_type" in fields else None
+        actions.append(ActionLabel(id=action_id, name=name, type=label_type))
+    if not actions:
+        raise ValueError(f"{source}:1: no 'label' or 'item' entries")
+    return LabelMap(actions=tuple(actions))
+
+
+def read_labelmap(path: str | os.PathLike[str]) -> LabelMap:
+    """Read a pbtxt label map (either form)."""
+    return parse_labelmap(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_labelmap(labelmap: LabelMap, form: str = "label") -> str:
+    """Label map as pbtxt: ``form="label"`` (with label_type) or ``"item"`` (the evaluator's)."""
+    if form not in ("label", "item"):
+        raise ValueError(f"unknown label map form {form!r}; expected 'label' or 'item'")
+    blocks = []
+    for action in labelmap.actions:
+        if form == "item":
+            blocks.append(f"item {{\n  name: {_quote(action.name)}\n  id: {action.id}\n}}\n")
+            continue
+        text = f"label {{\n  name: {_quote(action.name)}\n  label_id: {action.id}\n"
+        if action.type is not None:
+            text += f"  label_type: {action.type}\n"
+        blocks.append(text + "}\n")
+    return "".join(blocks)
+
+
+def write_labelmap(path: str | os.PathLike[str], labelmap: LabelMap, form: str = "label") -> None:
+    """Write a pbtxt label map."""
+    Path(path).write_text(format_labelmap(labelmap, form), encoding="utf-8")
