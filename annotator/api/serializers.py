@@ -1,0 +1,165 @@
+"""Output serializers shared by several endpoints; input serializers live beside their views."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from annotator.models import (
+    Action,
+    BoxLabel,
+    Dataset,
+    EvaluationReport,
+    Job,
+    Keyframe,
+    ModelVersion,
+    PersonBox,
+    Video,
+)
+
+
+class DatasetOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "description", "review_rules", "active_model_version", "created_at"]
+
+
+class ActionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Action
+        fields = ["id", "dataset", "action_id", "name", "action_type", "evaluated"]
+
+
+class VideoOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Video
+        fields = [
+            "id",
+            "dataset",
+            "video_id",
+            "time_offset",
+            "fps",
+            "frame_count",
+            "duration",
+            "width",
+            "height",
+            "codec",
+            "size_bytes",
+            "status",
+            "status_message",
+            "keyframe_start",
+            "keyframe_end",
+            "created_at",
+        ]
+
+
+class BoxLabelOutput(serializers.ModelSerializer):
+    action_id = serializers.IntegerField(source="action.action_id")
+
+    class Meta:
+        model = BoxLabel
+        fields = ["id", "action_id", "source", "state", "score"]
+
+
+class PersonBoxOutput(serializers.ModelSerializer):
+    labels = BoxLabelOutput(many=True)
+
+    class Meta:
+        model = PersonBox
+        fields = [
+            "id",
+            "person_id",
+            "x1",
+            "y1",
+            "x2",
+            "y2",
+            "source",
+            "state",
+            "model_version",
+            "detector_score",
+            "labels",
+        ]
+
+
+class KeyframeOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Keyframe
+        fields = [
+            "id",
+            "video",
+            "timestamp",
+            "status",
+            "assignee",
+            "reviewed_by",
+            "reviewed_at",
+            "version",
+            "excluded",
+            "gold",
+        ]
+
+
+class KeyframeDetailOutput(KeyframeOutput):
+    boxes = PersonBoxOutput(many=True)
+
+    class Meta(KeyframeOutput.Meta):
+        fields = [*KeyframeOutput.Meta.fields, "boxes"]
+
+
+class JobOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "job_type",
+            "status",
+            "progress",
+            "message",
+            "params",
+            "result",
+            "dataset",
+            "video",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "worker",
+            "attempts",
+            "cancel_requested",
+        ]
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "dataset",
+            "name",
+            "status",
+            "config",
+            "label_map",
+            "preprocess",
+            "sha256",
+            "parent",
+            "training_snapshot_hash",
+            "hyperparameters",
+            "metrics",
+            "created_at",
+        ]
+
+
+class EvaluationReportOutput(serializers.ModelSerializer):
+    class Meta:
+        model = EvaluationReport
+        fields = [
+            "id",
+            "dataset",
+            "model_version",
+            "job",
+            "box_source",
+            "snapshot_hash",
+            "params",
+            "mean_ap",
+            "per_class",
+            "per_type",
+            "created_at",
+        ]

@@ -1,0 +1,53 @@
+from django.urls import path
+
+from annotator.api import views
+
+urlpatterns = [
+    path("health/", views.HealthApi.as_view(), name="api-health"),
+    path("datasets/", views.DatasetListApi.as_view(), name="api-datasets"),
+    path("datasets/<int:dataset_id>/", views.DatasetDetailApi.as_view(), name="api-dataset"),
+    path(
+        "datasets/<int:dataset_id>/labelmap/",
+        views.DatasetLabelmapApi.as_view(),
+        name="api-dataset-labelmap",
+    ),
+    path(
+        "datasets/<int:dataset_id>/export/",
+        views.DatasetExportApi.as_view(),
+        name="api-dataset-export",
+    ),
+    path(
+        "datasets/<int:dataset_id>/imports/",
+        views.DatasetImportApi.as_view(),
+        name="api-dataset-import",
+    ),
+    path("actions/", views.ActionListApi.as_view(), name="api-actions"),
+    path("videos/", views.VideoListApi.as_view(), name="api-videos"),
+    path("videos/<int:video_id>/", views.VideoDetailApi.as_view(), name="api-video"),
+    path("keyframes/", views.KeyframeListApi.as_view(), name="api-keyframes"),
+    path("keyframes/<int:keyframe_id>/", views.KeyframeDetailApi.as_view(), name="api-keyframe"),
+    path(
+        "keyframes/<int:keyframe_id>/annotations/",
+        views.KeyframeAnnotationsApi.as_view(),
+        name="api-keyframe-annotations",
+    ),
+    path("jobs/", views.JobListApi.as_view(), name="api-jobs"),
+    path("jobs/<int:job_id>/", views.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<int:job_id>/cancel/", views.JobCancelApi.as_view(), name="api-job-cancel"),
+    path("model-versions/", views.ModelVersionListApi.as_view(), name="api-model-versions"),
+    path(
+        "model-versions/<int:model_version_id>/",
+        views.ModelVersionDetailApi.as_view(),
+        name="api-model-version",
+    ),
+    path(
+        "model-versions/<int:model_version_id>/activate/",
+        views.ModelVersionActivateApi.as_view(),
+        name="api-model-version-activate",
+    ),
+    path(
+        "evaluation-reports/",
+        views.EvaluationReportListApi.as_view(),
+        name="api-evaluation-reports",
+    ),
+]

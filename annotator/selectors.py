@@ -1,0 +1,284 @@
+"""Selectors own the non-trivial reads: filtered lists, keyframe state, exports, health."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import ValidationError
+
+from annotator.models import (
+    Action,
+    BoxLabel,
+    Dataset,
+    Keyframe,
+    ModelVersion,
+    PersonBox,
+    Source,
+    State,
+)
+
+KEYFRAME_ORDERINGS = [
+    "timestamp",
+    "-timestamp",
+    "video",
+    "-video",
+    "status",
+    "-status",
+    "id",
+    "-id",
+]
+
+
+def safe_filename(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "dataset"
+
+
+def query_int(params: Any, name: str) -> int | None:
+    """An integer query parameter, or a 400 naming the parameter and value."""
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({name: f"{value!r} is not an integer"}) from None
+
+
+def filter_by_ints(queryset: QuerySet, request: Any, **fields: str) -> QuerySet:
+    """Filter `queryset` by integer query parameters: parameter name -> model field."""
+    for name, field in fields.items():
+        value = query_int(request.query_params, name)
+        if value is not None:
+            queryset = queryset.filter(**{field: value})
+    return queryset
+
+
+def keyframe_list(*, params: Any) -> QuerySet[Keyframe]:
+    """Keyframes filtered by dataset, video, status and assignee ('none' = unassigned), ordered."""
+    queryset = Keyframe.objects.all()
+    dataset = query_int(params, "dataset")
+    if dataset is not None:
+        queryset = queryset.filter(video__dataset_id=dataset)
+    video = query_int(params, "video")
+    if video is not None:
+        queryset = queryset.filter(video_id=video)
+    keyframe_status = params.get("status")
+    if keyframe_status:
+        if keyframe_status not in Keyframe.Status.values:
+            raise ValidationError(
+                {"status": f"{keyframe_status!r} is not one of {Keyframe.Status.values}"}
+            )
+        queryset = queryset.filter(status=keyframe_status)
+    assignee = params.get("assignee")
+    if assignee == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif assignee:
+        queryset = queryset.filter(assignee_id=query_int(params, "assignee"))
+    ordering = params.get("ordering") or "id"
+    if ordering not in KEYFRAME_ORDERINGS:
+        raise ValidationError({"ordering": f"{ordering!r} is not one of {KEYFRAME_ORDERINGS}"})
+    return queryset.order_by(ordering, "id")
+
+
+def keyframe_get(*, keyframe_id: int) -> Keyframe:
+    """One keyframe with its boxes and their labels, in a fixed number of queries."""
+    labels = Prefetch(
+        "labels", queryset=BoxLabel.objects.select_related("action").order_by("action__action_id")
+    )
+    boxes = Prefetch("boxes", queryset=PersonBox.objects.order_by("id").prefetch_related(labels))
+    return get_object_or_404(Keyframe.objects.prefetch_related(boxes), pk=keyframe_id)
+
+
+def labelmap_text(*, dataset: Dataset) -> str:
+    """The dataset's actions as a pbtxt label map (`label { name label_id label_type }`)."""
+    from inference.ava import ActionLabel, LabelMap, format_labelmap
+
+    actions = tuple(
+        ActionLabel(id=action.action_id, name=action.name, type=action.action_type)
+        for action in Action.objects.filter(dataset=dataset).order_by("action_id")
+    )
+    return format_labelmap(LabelMap(actions=actions))
+
+
+def health_check() -> dict[str, str]:
+    """Ping the database, Redis and the Celery workers; 'ok' or the reason for each."""
+    import redis
+
+    from webapp.celery import app
+
+    report = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        report["database"] = "ok"
+    except Exception as error:  # the health endpoint reports failures, it never raises them
+        report["database"] = f"error: {error}"
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
+        report["redis"] = "ok"
+    except Exception as error:
+        report["redis"] = f"error: {error}"
+    if report["redis"] != "ok":
+        report["worker"] = "unknown: redis is down"
+        return report
+    try:
+        replies = app.control.ping(timeout=1.0)
+        report["worker"] = "ok" if replies else "error: no worker answered"
+    except Exception as error:
+        report["worker"] = f"error: {error}"
+    return report
+
+
+# --- AVA export ------------------------------------------------------------------------------
+
+
+def _gt_label_filter(prefix: str = "") -> Q:
+    return (
+        Q(**{f"{prefix}source__in": [Source.HUMAN, Source.IMPORT]})
+        | Q(**{f"{prefix}state__in": [State.ACCEPTED, State.EDITED]})
+    ) & ~Q(**{f"{prefix}state": State.REJECTED})
+
+
+EXPORT_CHUNK = 20_000
+
+
+def ava_export_lines(
+    *,
+    dataset: Dataset,
+    source: str = "human",
+    model_version: ModelVersion | None = None,
+    reviewed_only: bool = False,
+) -> Iterator[str]:
+    """AVA CSV text of a dataset, in chunks of lines, in (video, timestamp, box, action) order.
+
+    `human` exports ground truth as DESIGN.md defines it: human, imported, accepted or edited boxes
+    and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row.
+    `model` exports a model version's scores (all of them where the full vector is stored).
+    """
+    from inference.ava import csv_text, rows_from_records
+
+    def format_gt_rows(records: list[tuple]) -> str:
+        return csv_text(rows_from_records(records), "gt")
+
+    def format_prediction_rows(records: list[tuple]) -> str:
+        return csv_text(rows_from_records(records), "predictions")
+
+    keyframes = Keyframe.objects.filter(video__dataset=dataset)
+    if source == "human" or reviewed_only:
+        keyframes = keyframes.filter(status=Keyframe.Status.REVIEWED)
+    if source == "human":
+        yield from _export_ground_truth(keyframes, format_gt_rows)
+    else:
+        yield from _export_model(dataset, keyframes, model_version, format_prediction_rows)
+
+
+def _export_ground_truth(keyframes: QuerySet[Keyframe], format_gt_rows: Any) -> Iterator[str]:
+    order = (
+        "box__keyframe__video__video_id",
+        "box__keyframe__timestamp",
+        "box_id",
+        "action__action_id",
+    )
+    labels = (
+        BoxLabel.objects.filter(_gt_label_filter(), box__keyframe__in=keyframes)
+        .filter(_gt_label_filter("box__"))
+        .order_by(*order)
+        .values_list(
+            "box__keyframe__video__video_id",
+            "box__keyframe__timestamp",
+            "box__x1",
+            "box__y1",
+            "box__x2",
+            "box__y2",
+            "action__action_id",
+            "box__person_id",
+        )
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
+    keys = keyframes.order_by("video__video_id", "timestamp").values_list(
+        "video__video_id", "timestamp"
+    )
+    # Merge the two ordered streams so a keyframe without labels becomes a 2-column row in place.
+    label_row = next(labels, None)
+    gt_rows: list[tuple] = []
+    for key in keys.iterator(chunk_size=EXPORT_CHUNK):
+        if label_row is None or (label_row[0], label_row[1]) != key:
+            if gt_rows:
+                yield format_gt_rows(gt_rows)
+                gt_rows = []
+            yield format_gt_rows([key])
+            continue
+        while label_row is not None and (label_row[0], label_row[1]) == key:
+            gt_rows.append(label_row)
+            label_row = next(labels, None)
+        if len(gt_rows) >= EXPORT_CHUNK:
+            yield format_gt_rows(gt_rows)
+            gt_rows = []
+    if gt_rows:
+        yield format_gt_rows(gt_rows)
+
+
+def _export_model(
+    dataset: Dataset,
+    keyframes: QuerySet[Keyframe],
+    model_version: ModelVersion | None,
+    format_prediction_rows: Any,
+) -> Iterator[str]:
+    import numpy as np
+
+    from annotator.errors import ApplicationError
+
+    model_version = model_version or dataset.active_model_version
+    if model_version is None:
+        raise ApplicationError(
+            "source 'model' needs a model version, and the dataset has no active one"
+        )
+    action_ids = [entry["id"] for entry in model_version.label_map]
+    boxes = (
+        PersonBox.objects.filter(keyframe__in=keyframes, model_version=model_version)
+        .order_by("keyframe__video__video_id", "keyframe__timestamp", "id")
+        .values_list(
+            "id",
+            "keyframe__video__video_id",
+            "keyframe__timestamp",
+            "x1",
+            "y1",
+            "x2",
+            "y2",
+            "scores",
+        )
+    )
+    labels = (
+        BoxLabel.objects.filter(
+            box__keyframe__in=keyframes, box__model_version=model_version, box__scores__isnull=True
+        )
+        .exclude(score__isnull=True)
+        .values_list("box_id", "action__action_id", "score")
+    )
+    scored_labels: dict[int, list[tuple[int, float]]] = {}
+    for box_id, action_id, score in labels.iterator(chunk_size=EXPORT_CHUNK):
+        scored_labels.setdefault(box_id, []).append((action_id, score))
+    rows: list[tuple] = []
+    for box_id, video_id, timestamp, x1, y1, x2, y2, scores in boxes.iterator(
+        chunk_size=EXPORT_CHUNK
+    ):
+        if scores is not None:
+            vector = np.frombuffer(scores, dtype=np.float16)
+            pairs = zip(action_ids, vector.tolist(), strict=True)
+        else:
+            pairs = sorted(scored_labels.get(box_id, []))
+        rows.extend(
+            (video_id, timestamp, x1, y1, x2, y2, action_id, score) for action_id, score in pairs
+        )
+        if len(rows) >= EXPORT_CHUNK:
+            yield format_prediction_rows(rows)
+            rows = []
+    if rows:
+        yield format_prediction_rows(rows)

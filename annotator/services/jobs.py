@@ -1,0 +1,221 @@
+"""Jobs: a row per long operation, claimed by a conditional UPDATE, held by a renewed lease.
+
+A worker runs a job through `job_run`, which claims it (from `queued`, or from `running` when the
+holder's lease expired), renews the lease from a heartbeat thread, records progress, stops between
+batches when a cancel was asked for, and marks the job succeeded, cancelled or failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from annotator.errors import ApplicationError, ConflictError
+from annotator.models import Job
+
+logger = logging.getLogger(__name__)
+
+GPU_JOB_TYPES = (Job.Type.PREANNOTATE, Job.Type.TRAIN)
+
+
+class JobCancelled(Exception):
+    """Raised inside a job's work when a cancel was asked for; finished batches stay."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_queue(job_type: str) -> str:
+    return "gpu" if job_type in GPU_JOB_TYPES else "default"
+
+
+def job_enqueue(job: Job) -> None:
+    """Send the job's task once the surrounding transaction commits."""
+    from annotator import tasks
+
+    task = tasks.TASKS_BY_JOB_TYPE[job.job_type]
+    job_id, queue = job.pk, job_queue(job.job_type)
+    transaction.on_commit(lambda: task.apply_async(args=[job_id], queue=queue))
+
+
+def job_create(
+    *,
+    job_type: str,
+    params: dict[str, Any],
+    user: Any = None,
+    dataset: Any = None,
+    video: Any = None,
+    upload: Any = None,
+) -> Job:
+    """Create a queued job and enqueue its task on commit."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            job_type=job_type, params=params, created_by=user, dataset=dataset, video=video
+        )
+        if upload is not None:
+            job.upload.save(f"job-{job.pk}-{os.path.basename(upload.name)}", upload, save=True)
+        job_enqueue(job)
+    return job
+
+
+def job_claim(*, job_id: int, worker: str) -> bool:
+    """Take the job if it is queued or its holder's lease expired; False if someone else has it."""
+    now = timezone.now()
+    claimable = Q(status=Job.Status.QUEUED) | Q(status=Job.Status.RUNNING, lease_until__lt=now)
+    updated = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
+        status=Job.Status.RUNNING,
+        worker=worker,
+        lease_until=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+        started_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return updated == 1
+
+
+def job_heartbeat(*, job_id: int, worker: str) -> bool:
+    """Renew the lease while this worker holds the job; False if it lost the job."""
+    lease = timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    updated = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker=worker).update(
+        lease_until=lease
+    )
+    return updated == 1
+
+
+def job_progress(*, job_id: int, progress: float, message: str = "") -> None:
+    Job.objects.filter(pk=job_id).update(progress=min(max(progress, 0.0), 1.0), message=message)
+
+
+def job_finish(
+    *,
+    job_id: int,
+    worker: str,
+    status: str,
+    message: str = "",
+    result: dict[str, Any] | None = None,
+) -> None:
+    fields: dict[str, Any] = {
+        "status": status,
+        "message": message,
+        "finished_at": timezone.now(),
+        "lease_until": None,
+    }
+    if result is not None:
+        fields["result"] = result
+    if status == Job.Status.SUCCEEDED:
+        fields["progress"] = 1.0
+    Job.objects.filter(pk=job_id, worker=worker, status=Job.Status.RUNNING).update(**fields)
+
+
+def job_cancel(*, job_id: int) -> Job:
+    """Ask a job to stop: a queued job is cancelled at once, a running one between batches."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status not in Job.ACTIVE:
+            raise ConflictError(
+                f"job {job_id} is {job.status}; only queued or running jobs can be cancelled"
+            )
+        job.cancel_requested = True
+        if job.status == Job.Status.QUEUED:
+            job.status = Job.Status.CANCELLED
+            job.finished_at = timezone.now()
+        job.save(update_fields=["cancel_requested", "status", "finished_at"])
+    return job
+
+
+def jobs_sweep() -> list[int]:
+    """Re-queue running jobs whose lease expired (their worker died) and send their tasks again."""
+    now = timezone.now()
+    requeued = []
+    Job.objects.filter(
+        status=Job.Status.RUNNING, lease_until__lt=now, cancel_requested=True
+    ).update(status=Job.Status.CANCELLED, finished_at=now, lease_until=None, message="cancelled")
+    for job in Job.objects.filter(status=Job.Status.RUNNING, lease_until__lt=now):
+        with transaction.atomic():
+            updated = Job.objects.filter(
+                pk=job.pk, status=Job.Status.RUNNING, lease_until__lt=now
+            ).update(status=Job.Status.QUEUED, worker="", lease_until=None)
+            if updated == 1:
+                job_enqueue(job)
+                requeued.append(job.pk)
+    if requeued:
+        logger.warning("re-queued jobs with expired leases: %s", requeued)
+    return requeued
+
+
+class JobContext:
+    """What a job's work sees: progress reporting and the cancel check between batches."""
+
+    def __init__(self, job: Job, worker: str) -> None:
+        self.job = job
+        self.worker = worker
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        job_progress(job_id=self.job.pk, progress=fraction, message=message)
+
+    def check_cancel(self) -> None:
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, job_id: int, worker: str) -> None:
+        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
+        self.job_id = job_id
+        self.worker = worker
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(settings.JOB_HEARTBEAT_SECONDS):
+                if not job_heartbeat(job_id=self.job_id, worker=self.worker):
+                    return
+        finally:
+            connection.close()
+
+
+def job_run(*, job_id: int, work: Callable[[JobContext], dict[str, Any] | None]) -> None:
+    """Claim the job and run `work`; record success, cancellation or failure on the row."""
+    close_old_connections()
+    worker = worker_name()
+    if not job_claim(job_id=job_id, worker=worker):
+        logger.info("job %s: not claimable (taken, finished or cancelled)", job_id)
+        return
+    job = Job.objects.get(pk=job_id)
+    heartbeat = _Heartbeat(job_id, worker)
+    heartbeat.start()
+    try:
+        result = work(JobContext(job, worker))
+    except JobCancelled:
+        job_finish(job_id=job_id, worker=worker, status=Job.Status.CANCELLED, message="cancelled")
+    except ApplicationError as error:
+        job_finish(
+            job_id=job_id,
+            worker=worker,
+            status=Job.Status.FAILED,
+            message=error.message,
+            result={"errors": error.extra.get("errors", [])} if error.extra else None,
+        )
+    except Exception as error:
+        logger.exception("job %s failed", job_id)
+        job_finish(
+            job_id=job_id,
+            worker=worker,
+            status=Job.Status.FAILED,
+            message=f"{type(error).__name__}: {error}",
+        )
+    else:
+        job_finish(job_id=job_id, worker=worker, status=Job.Status.SUCCEEDED, result=result or {})
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)

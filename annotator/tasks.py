@@ -1,0 +1,57 @@
+"""Celery tasks: thin, each takes a job id and runs one service under `job_run`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from annotator.models import Job
+from annotator.services.jobs import JobContext, job_run, jobs_sweep
+
+TASK_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(**TASK_OPTIONS)
+def import_ava_task(job_id: int) -> None:
+    """Import an uploaded AVA CSV (all or nothing)."""
+    from annotator.services.imports import ava_import
+
+    def work(context: JobContext) -> dict[str, Any]:
+        job = context.job
+        return ava_import(
+            dataset=job.dataset,
+            path=job.upload.path,
+            display_name=job.params.get("file_name"),
+            progress=context.progress,
+            **{
+                key: value
+                for key, value in job.params.items()
+                if key not in ("dataset", "file_name")
+            },
+        )
+
+    job_run(job_id=job_id, work=work)
+
+
+@shared_task(**TASK_OPTIONS)
+def ingest_video_task(job_id: int) -> None:
+    """Probe an uploaded video and create its keyframes."""
+    from annotator.services.ingest import video_ingest
+
+    job_run(
+        job_id=job_id,
+        work=lambda context: video_ingest(video_id=context.job.video_id, context=context),
+    )
+
+
+@shared_task
+def jobs_sweep_task() -> list[int]:
+    """Re-queue jobs whose worker stopped renewing the lease."""
+    return jobs_sweep()
+
+
+TASKS_BY_JOB_TYPE = {
+    Job.Type.IMPORT: import_ava_task,
+    Job.Type.INGEST: ingest_video_task,
+}

@@ -1,0 +1,21 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("annotator.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Media (keyframe images, clips) only for logged-in users; production may serve it from a
+    # store behind the same login.
+    path(
+        f"{settings.MEDIA_URL.strip('/')}/<path:path>",
+        login_required(serve),
+        {"document_root": settings.MEDIA_ROOT},
+    ),
+    path("", include("annotator.urls")),
+]
