@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -186,7 +186,6 @@ class _Heartbeat(threading.Thread):
 
 def job_run(*, job_id: int, work: Callable[[JobContext], dict[str, Any] | None]) -> None:
     """Claim the job and run `work`; record success, cancellation or failure on the row."""
-    close_old_connections()
     worker = worker_name()
     if not job_claim(job_id=job_id, worker=worker):
         logger.info("job %s: not claimable (taken, finished or cancelled)", job_id)
