@@ -68,6 +68,7 @@ __all__ = [
     "csv_text",
     "excluded_text",
     "format_labelmap",
+    "iter_ava_batches",
     "iter_csv_chunks",
     "parse_labelmap",
     "read_ava_csv",
@@ -285,6 +286,29 @@ def _read_python(path: Path, kind: str) -> tuple[AvaRows, list[_Problem]]:
     return _rows_from_python(parsed, lines), problems
 
 
+def _arrow_options(
+    names: list[str], threads: bool, on_odd_row: Any, block_size: int | None = None
+) -> dict[str, Any]:
+    types: dict[str, pa.DataType] = {"video_id": pa.dictionary(pa.int32(), pa.string())}
+    types.update({"timestamp": pa.int64(), "action_id": pa.int64(), "col8": pa.float64()})
+    types.update({name: pa.float64() for name in _FIELDS[2:6]})
+    read_options = pa_csv.ReadOptions(column_names=names, use_threads=threads)
+    if block_size is not None:
+        read_options.block_size = block_size
+    return {
+        "read_options": read_options,
+        # Blank lines stay rows (of nulls) so that row positions map to line numbers.
+        "parse_options": pa_csv.ParseOptions(
+            invalid_row_handler=on_odd_row, ignore_empty_lines=False
+        ),
+        "convert_options": pa_csv.ConvertOptions(
+            column_types={name: types[name] for name in names},
+            null_values=[""],
+            strings_can_be_null=False,
+        ),
+    }
+
+
 def _arrow_read(
     path: Path, names: list[str], threads: bool
 ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
@@ -294,44 +318,70 @@ def _arrow_read(
         odd.append((row.number, row.text))
         return "skip"
 
-    types: dict[str, pa.DataType] = {"video_id": pa.dictionary(pa.int32(), pa.string())}
-    types.update({"timestamp": pa.int64(), "action_id": pa.int64(), "col8": pa.float64()})
-    types.update({name: pa.float64() for name in _FIELDS[2:6]})
-    table = pa_csv.read_csv(
-        path,
-        read_options=pa_csv.ReadOptions(column_names=names, use_threads=threads),
-        # Blank lines stay rows (of nulls) so that row positions map to line numbers.
-        parse_options=pa_csv.ParseOptions(invalid_row_handler=on_odd_row, ignore_empty_lines=False),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: types[name] for name in names},
-            null_values=[""],
-            strings_can_be_null=False,
-        ),
-    )
+    table = pa_csv.read_csv(path, **_arrow_options(names, threads, on_odd_row))
     return table, odd
 
 
-def _numpy(table: pa.Table, name: str, fill: float | int) -> tuple[np.ndarray, np.ndarray]:
+def _numpy(columns: pa.Table | pa.RecordBatch, name: str, fill: float) -> tuple[np.ndarray, ...]:
     """Column as numpy with nulls filled, and its null mask."""
-    column = table.column(name)
+    column = columns.column(name)
     nulls = column.is_null().to_numpy(zero_copy_only=False)
     if column.null_count:
         column = column.fill_null(fill)
     return column.to_numpy(), nulls
 
 
-def _videos_of(table: pa.Table) -> tuple[tuple[str, ...], np.ndarray]:
-    column = table.column("video_id").unify_dictionaries() if table.num_rows else None
-    if column is None or column.num_chunks == 0:
+def _videos_of(columns: pa.Table | pa.RecordBatch) -> tuple[tuple[str, ...], np.ndarray]:
+    column = columns.column("video_id")
+    chunks = column.unify_dictionaries().chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if not chunks or not columns.num_rows:
         return (), np.zeros(0, np.int32)
-    dictionary = column.chunk(0).dictionary.to_pylist()
-    indices = np.concatenate(
-        [chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]
-    )
+    dictionary = chunks[0].dictionary.to_pylist()
+    indices = np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in chunks])
     order = sorted(range(len(dictionary)), key=dictionary.__getitem__)
     remap = np.empty(len(dictionary), np.int32)
     remap[order] = np.arange(len(dictionary), dtype=np.int32)
     return tuple(dictionary[i] for i in order), remap[indices]
+
+
+def _convert(
+    columns: pa.Table | pa.RecordBatch, width: int, kind: str
+) -> tuple[AvaRows, list[tuple[str, np.ndarray]], np.ndarray]:
+    """Arrow columns -> (rows with line 0, [(field, empty-value mask)], blank-line mask)."""
+    n = columns.num_rows
+    videos, video = _videos_of(columns)
+    timestamp, empty_timestamp = _numpy(columns, "timestamp", 0)
+    box = np.full((n, 4), np.nan)
+    action = np.full(n, NO_ACTION, np.int64)
+    value = np.full(n, np.nan)
+    empty = [("timestamp", empty_timestamp)]
+    if width >= 7:
+        for i, name in enumerate(_FIELDS[2:6]):
+            box[:, i], nulls = _numpy(columns, name, np.nan)
+            empty.append((name, nulls))
+        action, nulls = _numpy(columns, "action_id", NO_ACTION)
+        if kind != "person-boxes":
+            empty.append(("action_id", nulls))
+    if width == 8:
+        value, nulls = _numpy(columns, "col8", np.nan)
+        empty.append((KINDS[kind], nulls))
+    # Blank lines arrive as rows of nulls with an empty video id.
+    blank = np.zeros(n, bool)
+    if "" in videos:
+        blank = empty_timestamp & (video == videos.index(""))
+    for _, nulls in empty:
+        nulls &= ~blank
+    rows = AvaRows(
+        videos=videos,
+        video=video,
+        timestamp=timestamp,
+        box=box,
+        action=action,
+        value=value,
+        columns=np.full(n, width, np.int8),
+        line=np.zeros(n, np.int64),
+    )
+    return rows, empty, blank
 
 
 def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
@@ -350,34 +400,12 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
     except (pa.ArrowInvalid, UnicodeDecodeError):
         rows, slow_problems = _read_python(path, kind)
         return rows, slow_problems, len(slow_problems)
-
-    n = table.num_rows
-    videos, video = _videos_of(table)
-    timestamp, bad_timestamp = _numpy(table, "timestamp", 0)
-    columns = np.full(n, width, np.int8)
-    box = np.full((n, 4), np.nan)
-    action = np.full(n, NO_ACTION, np.int64)
-    value = np.full(n, np.nan)
-    empty = [bad_timestamp]
-    if width >= 7:
-        for i, name in enumerate(_FIELDS[2:6]):
-            box[:, i], nulls = _numpy(table, name, np.nan)
-            empty.append(nulls)
-        action, nulls = _numpy(table, "action_id", NO_ACTION)
-        empty.append(nulls if kind != "person-boxes" else np.zeros(n, bool))
-    if width == 8:
-        value, nulls = _numpy(table, "col8", np.nan)
-        empty.append(nulls)
+    rows, empty, blank = _convert(table, width, kind)
     del table
-
-    # Blank lines arrive as rows of nulls with an empty video id.
-    blank = bad_timestamp & (video == videos.index("")) if "" in videos else np.zeros(n, bool)
-    field_names = ["timestamp", *_FIELDS[2:6], "action_id", KINDS[kind]][: len(empty)]
-
+    n = len(rows)
     if odd:
-        odd_lines = np.array([number for number, _ in odd], np.int64)
         is_main = np.ones(n + len(odd) + 1, bool)
-        is_main[odd_lines] = False
+        is_main[np.array([number for number, _ in odd], np.int64)] = False
         is_main[0] = False
         line = np.flatnonzero(is_main).astype(np.int64)
     else:
@@ -386,8 +414,7 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
     problems: list[_Problem] = []
     error_count = 0
     broken = np.zeros(n, bool)
-    for name, nulls in zip(field_names, empty, strict=True):
-        nulls &= ~blank
+    for name, nulls in empty:
         broken |= nulls
         error_count += int(nulls.sum())
         for i in np.flatnonzero(nulls)[: MAX_MESSAGES + 1]:
@@ -406,23 +433,73 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
         if row is not None:
             extra.append((row, number))
 
+    rows = _replace(rows, line=line)
     keep = ~blank & ~broken
-    rows = AvaRows(
-        videos=videos,
-        video=video[keep],
-        timestamp=timestamp[keep],
-        box=box[keep],
-        action=action[keep],
-        value=value[keep],
-        columns=columns[keep],
-        line=line[keep],
-    )
     if not keep.all():
-        rows = _drop_unused_videos(rows)
+        rows = _drop_unused_videos(_take(rows, keep))
     if extra:
         rows = _concat(rows, _rows_from_python([row for row, _ in extra], [n for _, n in extra]))
         rows = _take(rows, np.argsort(rows.line, kind="stable"))
     return rows, problems, error_count
+
+
+def iter_ava_batches(
+    path: str | os.PathLike[str], kind: str = "gt", *, block_size: int = 1 << 20
+) -> Iterator[AvaRows]:
+    """Stream a large AVA CSV file as batches of rows, checking structure only.
+
+    For files too large to hold twice in memory (the evaluator's detections). Batches come in file
+    order, except that rows of an uncommon width (e.g. 2-column rows in an 8-column file) come in
+    a last batch of their own; ``line`` is 0. Bad input raises ``AvaFormatError`` as
+    ``read_ava_csv`` does, possibly after some batches were yielded.
+    """
+    _check_kind(kind)
+    path = Path(path)
+    if os.path.getsize(path) == 0:
+        return
+    width = _peek_width(path)
+    names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
+    odd: list[str] = []
+
+    def on_odd_row(row: Any) -> str:
+        odd.append(row.text)
+        return "skip"
+
+    yielded = 0
+    try:
+        options = _arrow_options(names, True, on_odd_row, block_size)
+        for batch in pa_csv.open_csv(path, **options):
+            rows, empty, blank = _convert(batch, width, kind)
+            if any(nulls.any() for _, nulls in empty):
+                raise _NeedsExactParse
+            if blank.any():
+                rows = _drop_unused_videos(_take(rows, ~blank))
+            yielded += len(rows)
+            yield rows
+        parsed = []
+        for text in odd:
+            fields = next(csv.reader([text])) if text else []
+            if fields:
+                row, row_errors = _parse_special(fields, kind, str(path))
+                if row_errors:
+                    raise _NeedsExactParse
+                assert row is not None
+                parsed.append(row)
+        if parsed:
+            yield _rows_from_python(parsed, [0] * len(parsed))
+    except (pa.ArrowInvalid, UnicodeDecodeError, _NeedsExactParse):
+        # Arrow rejected a value (or a field is empty): the exact path names every bad line,
+        # or, where Python reads what Arrow did not, yields the rows not yet yielded.
+        rows, problems = _read_python(path, kind)
+        if problems:
+            raise AvaFormatError([message for _, _, message in problems]) from None
+        main_rank = np.cumsum(rows.columns == width)
+        not_yet = (rows.columns != width) | (main_rank > yielded)
+        yield _replace(_take(rows, not_yet), line=np.zeros(int(not_yet.sum()), np.int64))
+
+
+class _NeedsExactParse(Exception):
+    """The fast path found a problem that the exact path must locate."""
 
 
 def _drop_unused_videos(rows: AvaRows) -> AvaRows:
