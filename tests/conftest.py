@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # Tests create many accounts: a fast hasher keeps them quick (never used outside tests).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    (ROOT / "var").mkdir(exist_ok=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -45,7 +53,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     directory = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""],
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--save",
+            "",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -98,9 +116,26 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--queues", "default,gpu",
-             "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle", "--hostname", f"test-{time.time_ns()}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "--queues",
+                "default,gpu",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{time.time_ns()}@%h",
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log.open("wb"),

@@ -257,6 +257,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "KeyframeStatusEnum": "annotator.models.Keyframe.Status",
+        "VideoStatusEnum": "annotator.models.Video.Status",
+        "JobStatusEnum": "annotator.models.Job.Status",
+        "ModelVersionStatusEnum": "annotator.models.ModelVersion.Status",
+        "StateEnum": "annotator.models.State",
+        "SourceEnum": "annotator.models.Source",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

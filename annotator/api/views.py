@@ -27,7 +27,16 @@ from annotator.api.serializers import (
     ModelVersionOutput,
     VideoOutput,
 )
-from annotator.models import Action, Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
+from annotator.models import (
+    Action,
+    Dataset,
+    EvaluationReport,
+    Job,
+    Keyframe,
+    ModelVersion,
+    State,
+    Video,
+)
 from annotator.services import annotations, datasets, imports, jobs, videos
 
 
@@ -71,14 +80,14 @@ class DatasetListApi(generics.ListAPIView):
     serializer_class = DatasetOutput
     queryset = Dataset.objects.order_by("name")
 
-    class Input(serializers.Serializer):
+    class DatasetListInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         description = serializers.CharField(required=False, allow_blank=True, default="")
         review_rules = serializers.JSONField(required=False)
 
-    @extend_schema(request=Input, responses={201: DatasetOutput})
+    @extend_schema(request=DatasetListInput, responses={201: DatasetOutput})
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.DatasetListInput(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = datasets.dataset_create(**data.validated_data)
         return Response(DatasetOutput(dataset).data, status=status.HTTP_201_CREATED)
@@ -87,7 +96,7 @@ class DatasetListApi(generics.ListAPIView):
 class DatasetDetailApi(APIView):
     permission_classes = [ReadOrManager]
 
-    class Input(serializers.Serializer):
+    class DatasetDetailInput(serializers.Serializer):
         description = serializers.CharField(required=False, allow_blank=True)
         review_rules = serializers.JSONField(required=False)
         active_model_version = serializers.IntegerField(required=False, allow_null=True)
@@ -96,10 +105,10 @@ class DatasetDetailApi(APIView):
     def get(self, request: Request, dataset_id: int) -> Response:
         return Response(DatasetOutput(get_object_or_404(Dataset, pk=dataset_id)).data)
 
-    @extend_schema(request=Input, responses=DatasetOutput)
+    @extend_schema(request=DatasetDetailInput, responses=DatasetOutput)
     def patch(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        data = self.Input(data=request.data)
+        data = self.DatasetDetailInput(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = datasets.dataset_update(dataset=dataset, **data.validated_data)
         return Response(DatasetOutput(dataset).data)
@@ -116,7 +125,7 @@ class DatasetLabelmapApi(APIView):
     permission_classes = [ReadOrManager]
     parser_classes = [MultiPartParser]
 
-    class Input(serializers.Serializer):
+    class DatasetLabelmapInput(serializers.Serializer):
         file = serializers.FileField()
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
@@ -130,10 +139,10 @@ class DatasetLabelmapApi(APIView):
         )
         return response
 
-    @extend_schema(request={"multipart/form-data": Input}, responses=DatasetOutput)
+    @extend_schema(request={"multipart/form-data": DatasetLabelmapInput}, responses=DatasetOutput)
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        data = self.Input(data=request.data)
+        data = self.DatasetLabelmapInput(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = datasets.labelmap_upload(dataset=dataset, upload=data.validated_data["file"])
         return Response(DatasetOutput(dataset).data)
@@ -151,7 +160,7 @@ class DatasetExportApi(APIView):
 
     permission_classes = [IsManager]
 
-    class Input(serializers.Serializer):
+    class DatasetExportInput(serializers.Serializer):
         source = serializers.ChoiceField(choices=["human", "model"], default="human")
         model_version = serializers.IntegerField(required=False)
         reviewed_only = serializers.BooleanField(default=False)
@@ -159,7 +168,7 @@ class DatasetExportApi(APIView):
     @extend_schema(parameters=EXPORT_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, dataset_id: int) -> StreamingHttpResponse:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        data = self.Input(data=request.query_params)
+        data = self.DatasetExportInput(data=request.query_params)
         data.is_valid(raise_exception=True)
         model_version = None
         if data.validated_data.get("model_version") is not None:
@@ -185,7 +194,7 @@ class DatasetImportApi(APIView):
     permission_classes = [IsManager]
     parser_classes = [MultiPartParser]
 
-    class Input(serializers.Serializer):
+    class DatasetImportInput(serializers.Serializer):
         file = serializers.FileField()
         kind = serializers.ChoiceField(choices=imports.KINDS)
         model_version = serializers.CharField(required=False, max_length=200)
@@ -193,10 +202,10 @@ class DatasetImportApi(APIView):
         time_offset = serializers.FloatField(default=0.0, min_value=0.0)
         not_reviewed = serializers.BooleanField(default=False)
 
-    @extend_schema(request={"multipart/form-data": Input}, responses={202: JobOutput})
+    @extend_schema(request={"multipart/form-data": DatasetImportInput}, responses={202: JobOutput})
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        data = self.Input(data=request.data)
+        data = self.DatasetImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         params = {key: value for key, value in data.validated_data.items() if key != "file"}
         job = imports.ava_import_start(
@@ -227,7 +236,7 @@ class VideoListApi(generics.ListAPIView):
     serializer_class = VideoOutput
     parser_classes = [MultiPartParser]
 
-    class Input(serializers.Serializer):
+    class VideoListInput(serializers.Serializer):
         dataset = serializers.IntegerField()
         video_id = serializers.RegexField(r"^[A-Za-z0-9_.\-]{1,200}$")
         file = serializers.FileField()
@@ -245,9 +254,9 @@ class VideoListApi(generics.ListAPIView):
             queryset = queryset.filter(status=self.request.query_params["status"])
         return queryset
 
-    @extend_schema(request={"multipart/form-data": Input}, responses={201: VideoOutput})
+    @extend_schema(request={"multipart/form-data": VideoListInput}, responses={201: VideoOutput})
     def post(self, request: Request) -> Response:
-        data = self.Input(data=request.data)
+        data = self.VideoListInput(data=request.data)
         data.is_valid(raise_exception=True)
         dataset = get_object_or_404(Dataset, pk=data.validated_data["dataset"])
         video = videos.video_create(
@@ -299,7 +308,7 @@ class KeyframeListApi(generics.ListAPIView):
 class KeyframeDetailApi(APIView):
     permission_classes = [HasRole]
 
-    class Input(serializers.Serializer):
+    class KeyframeDetailInput(serializers.Serializer):
         assignee = serializers.IntegerField(required=False, allow_null=True)
         excluded = serializers.BooleanField(required=False)
         gold = serializers.BooleanField(required=False)
@@ -308,11 +317,11 @@ class KeyframeDetailApi(APIView):
     def get(self, request: Request, keyframe_id: int) -> Response:
         return Response(KeyframeDetailOutput(selectors.keyframe_get(keyframe_id=keyframe_id)).data)
 
-    @extend_schema(request=Input, responses=KeyframeDetailOutput)
+    @extend_schema(request=KeyframeDetailInput, responses=KeyframeDetailOutput)
     def patch(self, request: Request, keyframe_id: int) -> Response:
         if not IsManager().has_permission(request, self):
             self.permission_denied(request, message=IsManager.message)
-        data = self.Input(data=request.data)
+        data = self.KeyframeDetailInput(data=request.data)
         data.is_valid(raise_exception=True)
         get_object_or_404(Keyframe, pk=keyframe_id)
         annotations.keyframe_update(
@@ -323,9 +332,7 @@ class KeyframeDetailApi(APIView):
 
 class LabelInputSerializer(serializers.Serializer):
     action_id = serializers.IntegerField(min_value=0)
-    state = serializers.ChoiceField(
-        choices=["suggested", "accepted", "rejected", "edited"], default="accepted"
-    )
+    state = serializers.ChoiceField(choices=State.choices, default="accepted")
 
 
 class BoxInputSerializer(serializers.Serializer):
@@ -335,9 +342,7 @@ class BoxInputSerializer(serializers.Serializer):
     y1 = serializers.FloatField(min_value=0.0, max_value=1.0)
     x2 = serializers.FloatField(min_value=0.0, max_value=1.0)
     y2 = serializers.FloatField(min_value=0.0, max_value=1.0)
-    state = serializers.ChoiceField(
-        choices=["suggested", "accepted", "rejected", "edited"], required=False, allow_null=True
-    )
+    state = serializers.ChoiceField(choices=State.choices, required=False, allow_null=True)
     labels = LabelInputSerializer(many=True, default=list)
 
 
@@ -346,14 +351,17 @@ class KeyframeAnnotationsApi(APIView):
 
     permission_classes = [HasRole]
 
-    class Input(serializers.Serializer):
+    class KeyframeAnnotationsInput(serializers.Serializer):
         version = serializers.IntegerField(min_value=1)
         status = serializers.ChoiceField(choices=Keyframe.Status.values, required=False)
         boxes = BoxInputSerializer(many=True, max_length=200)
 
-    @extend_schema(request=Input, responses={200: KeyframeDetailOutput, 409: KeyframeDetailOutput})
+    @extend_schema(
+        request=KeyframeAnnotationsInput,
+        responses={200: KeyframeDetailOutput, 409: KeyframeDetailOutput},
+    )
     def put(self, request: Request, keyframe_id: int) -> Response:
-        data = self.Input(data=request.data)
+        data = self.KeyframeAnnotationsInput(data=request.data)
         data.is_valid(raise_exception=True)
         get_object_or_404(Keyframe, pk=keyframe_id)
         boxes = [

@@ -20,11 +20,20 @@ def url(keyframe: Keyframe) -> str:
 
 
 def box(labels: list[int], **fields: object) -> dict[str, object]:
-    return {"x1": 0.1, "y1": 0.2, "x2": 0.5, "y2": 0.9, "labels": [{"action_id": a} for a in labels], **fields}
+    return {
+        "x1": 0.1,
+        "y1": 0.2,
+        "x2": 0.5,
+        "y2": 0.9,
+        "labels": [{"action_id": a} for a in labels],
+        **fields,
+    }
 
 
 def test_it_creates_boxes_and_labels_and_bumps_the_version(reviewer_client, keyframe):  # type: ignore[no-untyped-def]
-    response = reviewer_client.put(url(keyframe), {"version": 1, "boxes": [box([12, 17], person_id=3)]}, format="json")
+    response = reviewer_client.put(
+        url(keyframe), {"version": 1, "boxes": [box([12, 17], person_id=3)]}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -66,7 +75,9 @@ def test_it_checks_the_review_rules_when_marking_reviewed(reviewer_client, keyfr
 
 def test_it_marks_a_keyframe_reviewed_when_the_rules_hold(reviewer_client, reviewer, keyframe):  # type: ignore[no-untyped-def]
     response = reviewer_client.put(
-        url(keyframe), {"version": 1, "status": "reviewed", "boxes": [box([12, 17, 80])]}, format="json"
+        url(keyframe),
+        {"version": 1, "status": "reviewed", "boxes": [box([12, 17, 80])]},
+        format="json",
     )
 
     assert response.status_code == 200, response.json()
@@ -75,7 +86,9 @@ def test_it_marks_a_keyframe_reviewed_when_the_rules_hold(reviewer_client, revie
     assert keyframe.reviewed_by == reviewer
 
 
-def test_omitted_machine_suggestions_are_rejected_and_human_boxes_deleted(reviewer_client, keyframe):  # type: ignore[no-untyped-def]
+def test_omitted_machine_suggestions_are_rejected_and_human_boxes_deleted(
+    reviewer_client, keyframe
+):  # type: ignore[no-untyped-def]
     suggestion = PersonBoxFactory(keyframe=keyframe, source="detector", state="suggested")
     human = PersonBoxFactory(keyframe=keyframe, source="human", state="accepted")
 
@@ -90,10 +103,20 @@ def test_omitted_machine_suggestions_are_rejected_and_human_boxes_deleted(review
 
 def test_a_moved_suggestion_becomes_edited_and_a_kept_label_accepted(reviewer_client, keyframe):  # type: ignore[no-untyped-def]
     suggestion = PersonBoxFactory(keyframe=keyframe, source="model", state="suggested")
-    BoxLabel.objects.create(box=suggestion, action=Action.objects.get(dataset=keyframe.video.dataset, action_id=12),
-                            source="model", state="suggested", score=0.9)
-    BoxLabel.objects.create(box=suggestion, action=Action.objects.get(dataset=keyframe.video.dataset, action_id=14),
-                            source="model", state="suggested", score=0.4)
+    BoxLabel.objects.create(
+        box=suggestion,
+        action=Action.objects.get(dataset=keyframe.video.dataset, action_id=12),
+        source="model",
+        state="suggested",
+        score=0.9,
+    )
+    BoxLabel.objects.create(
+        box=suggestion,
+        action=Action.objects.get(dataset=keyframe.video.dataset, action_id=14),
+        source="model",
+        state="suggested",
+        score=0.4,
+    )
 
     payload = box([12], id=suggestion.pk)
     payload["x2"] = 0.45
@@ -111,7 +134,9 @@ def test_a_moved_suggestion_becomes_edited_and_a_kept_label_accepted(reviewer_cl
     [("x1", 1.5, "x1"), ("x2", 0.05, "x1 = 0.1 must be < x2")],
 )
 def test_it_rejects_bad_boxes_naming_the_field(reviewer_client, keyframe, field, value, message):  # type: ignore[no-untyped-def]
-    response = reviewer_client.put(url(keyframe), {"version": 1, "boxes": [box([12], **{field: value})]}, format="json")
+    response = reviewer_client.put(
+        url(keyframe), {"version": 1, "boxes": [box([12], **{field: value})]}, format="json"
+    )
 
     assert response.status_code == 400
     assert message in str(response.json())
@@ -119,16 +144,22 @@ def test_it_rejects_bad_boxes_naming_the_field(reviewer_client, keyframe, field,
 
 
 def test_it_rejects_unknown_actions(reviewer_client, keyframe):  # type: ignore[no-untyped-def]
-    response = reviewer_client.put(url(keyframe), {"version": 1, "boxes": [box([999])]}, format="json")
+    response = reviewer_client.put(
+        url(keyframe), {"version": 1, "boxes": [box([999])]}, format="json"
+    )
 
     assert response.status_code == 400
     assert "unknown action id 999" in response.json()["detail"]
 
 
-def test_a_reviewer_cannot_edit_a_keyframe_assigned_to_someone_else(reviewer_client, other_reviewer, keyframe):  # type: ignore[no-untyped-def]
+def test_a_reviewer_cannot_edit_a_keyframe_assigned_to_someone_else(
+    reviewer_client, other_reviewer, keyframe
+):  # type: ignore[no-untyped-def]
     Keyframe.objects.filter(pk=keyframe.pk).update(assignee=other_reviewer)
 
-    response = reviewer_client.put(url(keyframe), {"version": 1, "boxes": [box([12])]}, format="json")
+    response = reviewer_client.put(
+        url(keyframe), {"version": 1, "boxes": [box([12])]}, format="json"
+    )
 
     assert response.status_code == 403
     assert not PersonBox.objects.exists()
@@ -137,6 +168,8 @@ def test_a_reviewer_cannot_edit_a_keyframe_assigned_to_someone_else(reviewer_cli
 def test_a_manager_can_edit_any_keyframe(manager_client, other_reviewer, keyframe):  # type: ignore[no-untyped-def]
     Keyframe.objects.filter(pk=keyframe.pk).update(assignee=other_reviewer)
 
-    response = manager_client.put(url(keyframe), {"version": 1, "boxes": [box([12])]}, format="json")
+    response = manager_client.put(
+        url(keyframe), {"version": 1, "boxes": [box([12])]}, format="json"
+    )
 
     assert response.status_code == 200

@@ -31,7 +31,14 @@ def write(tmp_path: Path, text: str, name: str = "file.csv") -> Path:
 def test_ground_truth_import_then_export_gives_the_same_rows(ava_dataset, tmp_path, capsys):  # type: ignore[no-untyped-def]
     path = write(tmp_path, GT)
 
-    call_command("import_ava", str(path), dataset=ava_dataset.name, kind="gt", create_videos=True, time_offset=900)
+    call_command(
+        "import_ava",
+        str(path),
+        dataset=ava_dataset.name,
+        kind="gt",
+        create_videos=True,
+        time_offset=900,
+    )
     call_command("export_ava", str(tmp_path / "out.csv"), dataset=ava_dataset.name)
 
     assert (tmp_path / "out.csv").read_text() == GT
@@ -48,7 +55,12 @@ def test_not_reviewed_ground_truth_is_not_exported(ava_dataset, tmp_path):  # ty
     ava_import(dataset=ava_dataset, path=path, kind="gt", create_videos=True, not_reviewed=True)
 
     assert set(Keyframe.objects.values_list("status", flat=True)) == {"unreviewed"}
-    assert "".join(__import__("annotator.selectors", fromlist=["x"]).ava_export_lines(dataset=ava_dataset)) == ""
+    assert (
+        "".join(
+            __import__("annotator.selectors", fromlist=["x"]).ava_export_lines(dataset=ava_dataset)
+        )
+        == ""
+    )
 
 
 @pytest.mark.django_db
@@ -56,7 +68,9 @@ def test_a_bad_file_writes_nothing_and_names_file_line_field_and_value(ava_datas
     path = write(tmp_path, GT + "vid3,0902,0.1,0.2,1.7,0.4,12,0\nvid3,0903,0.1,0.2,0.3,0.4,999,0\n")
 
     with pytest.raises(CommandError) as raised:
-        call_command("import_ava", str(path), dataset=ava_dataset.name, kind="gt", create_videos=True)
+        call_command(
+            "import_ava", str(path), dataset=ava_dataset.name, kind="gt", create_videos=True
+        )
 
     message = str(raised.value)
     assert f"{path}:6: field 'x2' = '1.7': must be in [0, 1]" in message
@@ -75,9 +89,14 @@ def test_unknown_videos_are_refused_unless_created(ava_dataset, tmp_path):  # ty
 
 
 @pytest.mark.django_db
-def test_predictions_belong_to_an_external_model_version_and_replace_an_earlier_import(ava_dataset, tmp_path):  # type: ignore[no-untyped-def]
+def test_predictions_belong_to_an_external_model_version_and_replace_an_earlier_import(
+    ava_dataset, tmp_path
+):  # type: ignore[no-untyped-def]
     ava_import(dataset=ava_dataset, path=write(tmp_path, GT), kind="gt", create_videos=True)
-    predictions = "vid1,0902,0.100,0.200,0.300,0.400,12,0.912345\nvid1,0902,0.100,0.200,0.300,0.400,17,0.250000\n"
+    predictions = (
+        "vid1,0902,0.100,0.200,0.300,0.400,12,0.912345\n"
+        "vid1,0902,0.100,0.200,0.300,0.400,17,0.250000\n"
+    )
     path = write(tmp_path, predictions, "pred.csv")
 
     ava_import(dataset=ava_dataset, path=path, kind="predictions", model_version="external-a")
@@ -86,9 +105,19 @@ def test_predictions_belong_to_an_external_model_version_and_replace_an_earlier_
     version = ModelVersion.objects.get(name="external-a")
     assert version.status == "external"
     assert PersonBox.objects.filter(model_version=version).count() == 1
-    scores = sorted(BoxLabel.objects.filter(box__model_version=version).values_list("action__action_id", "score"))
+    scores = sorted(
+        BoxLabel.objects.filter(box__model_version=version).values_list(
+            "action__action_id", "score"
+        )
+    )
     assert scores == [(12, pytest.approx(0.912345)), (17, pytest.approx(0.25))]
-    call_command("export_ava", str(tmp_path / "out.csv"), dataset=ava_dataset.name, source="model", model_version="external-a")
+    call_command(
+        "export_ava",
+        str(tmp_path / "out.csv"),
+        dataset=ava_dataset.name,
+        source="model",
+        model_version="external-a",
+    )
     assert (tmp_path / "out.csv").read_text() == predictions
 
 
@@ -102,9 +131,15 @@ def test_person_boxes_and_excluded_timestamps(ava_dataset, tmp_path):  # type: i
     ava_import(dataset=ava_dataset, path=excluded, kind="excluded")
 
     detected = PersonBox.objects.get(source="detector")
-    assert (detected.keyframe.timestamp, detected.state, detected.detector_score) == (903, "suggested", pytest.approx(0.987))
+    assert (detected.keyframe.timestamp, detected.state, detected.detector_score) == (
+        903,
+        "suggested",
+        pytest.approx(0.987),
+    )
     assert not detected.labels.exists()
-    assert list(Keyframe.objects.filter(excluded=True).values_list("video__video_id", "timestamp")) == [("vid2", 905)]
+    assert list(
+        Keyframe.objects.filter(excluded=True).values_list("video__video_id", "timestamp")
+    ) == [("vid2", 905)]
 
 
 @pytest.mark.django_db
@@ -113,14 +148,20 @@ def test_rest_import_is_a_job_that_reports_errors(manager_client, ava_dataset, m
 
     from annotator.tasks import import_ava_task
 
-    upload = SimpleUploadedFile("mine.csv", b"vid1,0902,0.1,0.2,0.3,0.4,12,0\nvid1,0902,oops\n", content_type="text/csv")
+    upload = SimpleUploadedFile(
+        "mine.csv", b"vid1,0902,0.1,0.2,0.3,0.4,12,0\nvid1,0902,oops\n", content_type="text/csv"
+    )
     response = manager_client.post(
-        f"/api/v1/datasets/{ava_dataset.pk}/imports/", {"file": upload, "kind": "gt", "create_videos": True}, format="multipart"
+        f"/api/v1/datasets/{ava_dataset.pk}/imports/",
+        {"file": upload, "kind": "gt", "create_videos": True},
+        format="multipart",
     )
     assert response.status_code == 202, response.json()
     job_id = response.json()["id"]
 
-    import_ava_task.run(job_id)  # the task body, in this process (the worker test below runs it for real)
+    import_ava_task.run(
+        job_id
+    )  # the task body, in this process (the worker test below runs it for real)
 
     job = Job.objects.get(pk=job_id)
     assert job.status == "failed"
@@ -134,11 +175,17 @@ def test_rest_import_runs_on_a_real_worker(celery_worker, manager_client, ava_da
 
     upload = SimpleUploadedFile("gt.csv", GT.encode(), content_type="text/csv")
     response = manager_client.post(
-        f"/api/v1/datasets/{ava_dataset.pk}/imports/", {"file": upload, "kind": "gt", "create_videos": True}, format="multipart"
+        f"/api/v1/datasets/{ava_dataset.pk}/imports/",
+        {"file": upload, "kind": "gt", "create_videos": True},
+        format="multipart",
     )
     assert response.status_code == 202
 
-    job = wait_for(lambda: Job.objects.filter(pk=response.json()["id"], status__in=["succeeded", "failed"]).first())
+    job = wait_for(
+        lambda: Job.objects.filter(
+            pk=response.json()["id"], status__in=["succeeded", "failed"]
+        ).first()
+    )
 
     assert job.status == "succeeded", job.message
     assert job.result["boxes"] == 3 and job.result["labels"] == 4

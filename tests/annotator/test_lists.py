@@ -1,0 +1,86 @@
+"""List endpoints: pagination, filters, and a constant number of queries whatever the page holds."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from annotator.models import Job
+from tests.factories import KeyframeFactory, PersonBoxFactory, VideoFactory
+
+pytestmark = pytest.mark.django_db
+
+LISTS = [
+    "/api/v1/datasets/",
+    "/api/v1/actions/",
+    "/api/v1/videos/",
+    "/api/v1/keyframes/",
+    "/api/v1/jobs/",
+    "/api/v1/model-versions/",
+    "/api/v1/evaluation-reports/",
+]
+
+
+def fill(dataset, count: int) -> None:  # type: ignore[no-untyped-def]
+    from annotator.models import EvaluationReport, ModelVersion
+
+    for index in range(count):
+        video = VideoFactory(dataset=dataset)
+        keyframe = KeyframeFactory(video=video)
+        PersonBoxFactory(keyframe=keyframe)
+        Job.objects.create(job_type="ingest", video=video, dataset=dataset)
+        version = ModelVersion.objects.create(dataset=dataset, name=f"m{index}-{video.pk}")
+        EvaluationReport.objects.create(
+            dataset=dataset, model_version=version, box_source="gt", snapshot_hash="x"
+        )
+
+
+def queries(client, path: str) -> int:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_query_count_does_not_grow_with_the_page(reviewer_client, ava_dataset, path):  # type: ignore[no-untyped-def]
+    fill(ava_dataset, 2)
+    few = queries(reviewer_client, path)
+    fill(ava_dataset, 8)
+    many = queries(reviewer_client, path)
+
+    assert many == few
+
+
+def test_keyframes_filter_by_video_status_and_assignee(reviewer_client, reviewer, ava_dataset):  # type: ignore[no-untyped-def]
+    video = VideoFactory(dataset=ava_dataset)
+    mine = KeyframeFactory(video=video, assignee=reviewer, status="in_progress")
+    KeyframeFactory(video=video, status="reviewed")
+    KeyframeFactory(video=VideoFactory(dataset=ava_dataset))
+
+    by_video = reviewer_client.get(f"/api/v1/keyframes/?video={video.pk}").json()
+    assert by_video["count"] == 2
+    by_assignee = reviewer_client.get(
+        f"/api/v1/keyframes/?assignee={reviewer.pk}&status=in_progress"
+    ).json()
+    assert [row["id"] for row in by_assignee["results"]] == [mine.pk]
+    unassigned = reviewer_client.get("/api/v1/keyframes/?assignee=none&ordering=-timestamp").json()
+    timestamps = [row["timestamp"] for row in unassigned["results"]]
+    assert len(timestamps) == 2 and timestamps == sorted(timestamps, reverse=True)
+
+
+def test_bad_filters_are_400_not_500(reviewer_client):  # type: ignore[no-untyped-def]
+    assert reviewer_client.get("/api/v1/keyframes/?video=abc").status_code == 400
+    assert reviewer_client.get("/api/v1/keyframes/?status=nope").status_code == 400
+    assert reviewer_client.get("/api/v1/keyframes/?ordering=password").status_code == 400
+
+
+def test_pages_hold_page_size_rows(reviewer_client, ava_dataset):  # type: ignore[no-untyped-def]
+    video = VideoFactory(dataset=ava_dataset)
+    for _ in range(7):
+        KeyframeFactory(video=video)
+
+    first = reviewer_client.get("/api/v1/keyframes/?page_size=5").json()
+
+    assert first["count"] == 7 and len(first["results"]) == 5 and first["next"]

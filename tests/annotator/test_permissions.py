@@ -1,0 +1,138 @@
+"""Who may do what: anonymous, a user without a role, reviewer and manager, over every endpoint."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import get_resolver
+from rest_framework.test import APIClient
+
+from tests.factories import KeyframeFactory, VideoFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def objects(ava_dataset):  # type: ignore[no-untyped-def]
+    from annotator.models import Job, ModelVersion
+
+    video = VideoFactory(dataset=ava_dataset)
+    keyframe = KeyframeFactory(video=video)
+    job = Job.objects.create(job_type="import", status="succeeded")
+    model_version = ModelVersion.objects.create(dataset=ava_dataset, name="m", status="external")
+    return {
+        "dataset": ava_dataset.pk,
+        "video": video.pk,
+        "keyframe": keyframe.pk,
+        "job": job.pk,
+        "model_version": model_version.pk,
+    }
+
+
+# (method, path template, reviewer allowed?, manager allowed?); "allowed" = not 401/403.
+MATRIX = [
+    ("get", "/api/v1/datasets/", True, True),
+    ("post", "/api/v1/datasets/", False, True),
+    ("get", "/api/v1/datasets/{dataset}/", True, True),
+    ("patch", "/api/v1/datasets/{dataset}/", False, True),
+    ("delete", "/api/v1/datasets/{dataset}/", False, True),
+    ("get", "/api/v1/datasets/{dataset}/labelmap/", True, True),
+    ("post", "/api/v1/datasets/{dataset}/labelmap/", False, True),
+    ("get", "/api/v1/datasets/{dataset}/export/", False, True),
+    ("post", "/api/v1/datasets/{dataset}/imports/", False, True),
+    ("get", "/api/v1/actions/", True, True),
+    ("get", "/api/v1/videos/", True, True),
+    ("post", "/api/v1/videos/", False, True),
+    ("get", "/api/v1/videos/{video}/", True, True),
+    ("delete", "/api/v1/videos/{video}/", False, True),
+    ("get", "/api/v1/keyframes/", True, True),
+    ("get", "/api/v1/keyframes/{keyframe}/", True, True),
+    ("patch", "/api/v1/keyframes/{keyframe}/", False, True),
+    ("put", "/api/v1/keyframes/{keyframe}/annotations/", True, True),
+    ("get", "/api/v1/jobs/", True, True),
+    ("get", "/api/v1/jobs/{job}/", True, True),
+    ("post", "/api/v1/jobs/{job}/cancel/", False, True),
+    ("get", "/api/v1/model-versions/", True, True),
+    ("get", "/api/v1/model-versions/{model_version}/", True, True),
+    ("post", "/api/v1/model-versions/{model_version}/activate/", False, True),
+    ("get", "/api/v1/evaluation-reports/", True, True),
+    ("get", "/api/schema/", True, True),
+    ("get", "/api/docs/", True, True),
+]
+
+
+def call(client: APIClient, method: str, path: str) -> int:
+    return getattr(client, method)(path, {}, format="json" if method != "get" else None).status_code
+
+
+@pytest.mark.parametrize(("method", "template", "reviewer_ok", "manager_ok"), MATRIX)
+def test_matrix(objects, reviewer, manager, method, template, reviewer_ok, manager_ok):  # type: ignore[no-untyped-def]
+    path = template.format(**objects)
+    anonymous = APIClient()
+    roleless = APIClient()
+    roleless.force_authenticate(
+        get_user_model().objects.create_user("nobody", password="x-123456789")
+    )
+    as_reviewer = APIClient()
+    as_reviewer.force_authenticate(reviewer)
+    as_manager = APIClient()
+    as_manager.force_authenticate(manager)
+
+    assert call(anonymous, method, path) in (401, 403)
+    assert (
+        call(roleless, method, path) == 403
+        or template.startswith("/api/schema")
+        or template.startswith("/api/docs")
+    )
+    assert (call(as_reviewer, method, path) not in (401, 403)) == reviewer_ok
+    assert (call(as_manager, method, path) not in (401, 403)) == manager_ok
+
+
+def test_the_matrix_covers_every_api_route() -> None:
+    routes = {str(pattern.pattern) for pattern in get_resolver("annotator.api.urls").url_patterns}
+    covered = {template.removeprefix("/api/v1/") for _, template, _, _ in MATRIX}
+    normalised = {route.replace("<int:", "{").replace(">", "}") for route in routes}
+    normalised = {
+        r.replace("{dataset_id}", "{dataset}")
+        .replace("{video_id}", "{video}")
+        .replace("{keyframe_id}", "{keyframe}")
+        .replace("{job_id}", "{job}")
+        .replace("{model_version_id}", "{model_version}")
+        for r in normalised
+    }
+    assert normalised - {"health/"} <= covered
+
+
+def test_health_and_login_are_the_only_anonymous_pages(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/login/").status_code == 200
+    assert client.get("/").status_code == 302
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/media/videos/x.mp4").status_code == 302
+
+
+def test_a_session_login_with_csrf_reaches_the_api(reviewer) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get("/login/")
+    token = page.cookies["csrftoken"].value
+    response = browser.post(
+        "/login/",
+        {"username": "rob-reviewer", "password": "reviewer-pass-123", "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+    assert browser.get("/api/v1/datasets/").status_code == 200
+    # Writes without the CSRF token are refused even with a valid session.
+    assert (
+        browser.put(
+            "/api/v1/keyframes/1/annotations/", "{}", content_type="application/json"
+        ).status_code
+        == 403
+    )
+
+
+def test_a_manager_is_staff_with_only_the_annotator_permissions(manager, reviewer) -> None:  # type: ignore[no-untyped-def]
+    assert manager.is_staff and not manager.is_superuser
+    assert manager.has_perm("annotator.change_keyframe")
+    assert not manager.has_perm("auth.change_user")
+    assert not reviewer.is_staff
