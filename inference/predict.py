@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -134,12 +135,12 @@ def _prepare(
             counts=[len(by_timestamp[ts].boxes) for ts, _ in pending],
         )
 
-    frames = video.iter_frames(video_path, stats=stats)
-    for timestamp, clip in video.gather_frames(frames, requests, convert):
-        pending.append((timestamp, clip))
-        if len(pending) == batch_size:
-            yield batch()
-            pending = []
+    with closing(video.iter_frames(video_path, stats=stats)) as frames:
+        for timestamp, clip in video.gather_frames(frames, requests, convert):
+            pending.append((timestamp, clip))
+            if len(pending) == batch_size:
+                yield batch()
+                pending = []
     if pending:
         yield batch()
 

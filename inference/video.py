@@ -12,7 +12,7 @@ per request, keeping a converted frame only while some unfinished request still 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -189,7 +189,9 @@ def _first_frame(path: str | Path) -> None:
     raise ValueError(f"{path}: the video stream decodes to zero frames")
 
 
-def iter_frames(path: str | Path, *, stats: DecodeStats | None = None) -> Iterator[Frame]:
+def iter_frames(
+    path: str | Path, *, stats: DecodeStats | None = None
+) -> Generator[Frame, None, None]:
     """Decode a video once, front to back, yielding frames in presentation order."""
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -233,39 +235,34 @@ def select_frames(
 ) -> Iterator[tuple[Frame, list[int]]]:
     """Yield each frame shown at one or more of `times`, with the positions of those times.
 
-    Streams: a frame is yielded as soon as the next one is decoded, and decoding stops once every
-    time has its frame. Frames come in presentation order, each at most once.
+    Streams: a frame is yielded as soon as the next one is decoded, and `frames` is not read any
+    further once every time has its frame (the caller closes it, or goes on reading it). Frames
+    come in presentation order, each at most once.
     """
     order = sorted(range(len(times)), key=times.__getitem__)
     next_time = 0
     current: Frame | None = None
     current_positions: list[int] = []
-    iterator = iter(frames)
-    try:
-        for frame in iterator:
-            due: list[int] = []
-            while next_time < len(order) and times[order[next_time]] < frame.time:
-                due.append(order[next_time])
-                next_time += 1
-            if current is None:
-                current_positions = due  # times before the first frame take the first frame
-            else:
-                current_positions.extend(due)
-                if current_positions:
-                    yield current, current_positions
-                current_positions = []
-            current = frame
-            if next_time == len(order) and not current_positions:
-                return
+    for frame in frames:
+        due: list[int] = []
+        while next_time < len(order) and times[order[next_time]] < frame.time:
+            due.append(order[next_time])
+            next_time += 1
         if current is None:
-            raise ValueError("no frames to select from")
-        current_positions.extend(order[next_time:])  # times after the last frame take it
-        if current_positions:
-            yield current, current_positions
-    finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+            current_positions = due  # times before the first frame take the first frame
+        else:
+            current_positions.extend(due)
+            if current_positions:
+                yield current, current_positions
+            current_positions = []
+        current = frame
+        if next_time == len(order) and not current_positions:
+            return
+    if current is None:
+        raise ValueError("no frames to select from")
+    current_positions.extend(order[next_time:])  # times after the last frame take it
+    if current_positions:
+        yield current, current_positions
 
 
 def gather_frames(

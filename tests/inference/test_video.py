@@ -299,3 +299,13 @@ def test_it_lists_default_keyframes() -> None:
     assert video.default_keyframes(9.5) == list(range(1, 9))
     assert video.default_keyframes(901.0, 900) == list(range(902, 1799))
     assert video.default_keyframes(0.5) == []
+
+
+def test_it_leaves_the_rest_of_the_video_to_the_caller() -> None:
+    frames = video.iter_frames(POOL)
+
+    clips = dict(video.gather_frames(frames, {1: [Fraction(1)]}, frame_index_of))
+    rest = [frame.index for frame in frames]
+
+    assert clips == {1: [30]}
+    assert rest == list(range(32, 300))  # frame 31 told that frame 30 is the one shown at 1 s
