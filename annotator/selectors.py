@@ -149,6 +149,52 @@ def _gt_label_filter(prefix: str = "") -> Q:
 EXPORT_CHUNK = 20_000
 
 
+def _ava_rows(records: list[tuple]) -> Any:
+    """Columns for inference.ava's writer from database tuples (8-column or 2-column rows)."""
+    import numpy as np
+
+    from inference.ava import NO_ACTION, AvaRows
+
+    count = len(records)
+    if count and len(records[0]) == 2:
+        videos, index = np.unique(
+            np.array([record[0] for record in records], dtype=object), return_inverse=True
+        )
+        nan = np.full(count, np.nan)
+        return AvaRows(
+            videos=tuple(videos.tolist()),
+            video=index.astype(np.int32),
+            timestamp=np.array([record[1] for record in records], dtype=np.int64),
+            box=np.full((count, 4), np.nan),
+            action=np.full(count, NO_ACTION, dtype=np.int64),
+            value=nan,
+            columns=np.full(count, 2, dtype=np.int8),
+            line=np.zeros(count, dtype=np.int64),
+        )
+    video, timestamp, x1, y1, x2, y2, action, value = zip(*records, strict=True)
+    videos, index = np.unique(np.array(video, dtype=object), return_inverse=True)
+    return AvaRows(
+        videos=tuple(videos.tolist()),
+        video=index.astype(np.int32),
+        timestamp=np.array(timestamp, dtype=np.int64),
+        box=np.column_stack([np.array(c, dtype=np.float64) for c in (x1, y1, x2, y2)]),
+        action=np.array(action, dtype=np.int64),
+        value=np.array([np.nan if v is None else v for v in value], dtype=np.float64),
+        columns=np.full(count, 8, dtype=np.int8),
+        line=np.zeros(count, dtype=np.int64),
+    )
+
+
+def _raw_rows(queryset: QuerySet, chunk: int = EXPORT_CHUNK) -> Iterator[tuple]:
+    """Rows of a values_list queryset straight from the database cursor (no per-row ORM work)."""
+    sql, params = queryset.query.sql_with_params()
+    # A server-side cursor on PostgreSQL, so memory stays flat on big exports.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
+
+
 def ava_export_lines(
     *,
     dataset: Dataset,
@@ -162,13 +208,13 @@ def ava_export_lines(
     and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row.
     `model` exports a model version's scores (all of them where the full vector is stored).
     """
-    from inference.ava import csv_text, rows_from_records
+    from inference.ava import csv_text
 
     def format_gt_rows(records: list[tuple]) -> str:
-        return csv_text(rows_from_records(records), "gt")
+        return csv_text(_ava_rows(records), "gt")
 
     def format_prediction_rows(records: list[tuple]) -> str:
-        return csv_text(rows_from_records(records), "predictions")
+        return csv_text(_ava_rows(records), "predictions")
 
     keyframes = Keyframe.objects.filter(video__dataset=dataset)
     if source == "human" or reviewed_only:
@@ -200,15 +246,15 @@ def _export_ground_truth(keyframes: QuerySet[Keyframe], format_gt_rows: Any) -> 
             "action__action_id",
             "box__person_id",
         )
-        .iterator(chunk_size=EXPORT_CHUNK)
     )
+    labels = _raw_rows(labels)
     keys = keyframes.order_by("video__video_id", "timestamp").values_list(
         "video__video_id", "timestamp"
     )
     # Merge the two ordered streams so a keyframe without labels becomes a 2-column row in place.
     label_row = next(labels, None)
     gt_rows: list[tuple] = []
-    for key in keys.iterator(chunk_size=EXPORT_CHUNK):
+    for key in _raw_rows(keys):
         if label_row is None or (label_row[0], label_row[1]) != key:
             if gt_rows:
                 yield format_gt_rows(gt_rows)
@@ -263,7 +309,7 @@ def _export_model(
         .values_list("box_id", "action__action_id", "score")
     )
     scored_labels: dict[int, list[tuple[int, float]]] = {}
-    for box_id, action_id, score in labels.iterator(chunk_size=EXPORT_CHUNK):
+    for box_id, action_id, score in _raw_rows(labels):
         scored_labels.setdefault(box_id, []).append((action_id, score))
     rows: list[tuple] = []
     for box_id, video_id, timestamp, x1, y1, x2, y2, scores in boxes.iterator(

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from annotator.errors import ApplicationError
 from annotator.models import (
@@ -24,8 +25,26 @@ from annotator.models import (
     State,
     Video,
 )
+from annotator.services.bulk import ids_reserve, rows_insert
 
 KINDS = ["gt", "predictions", "person-boxes", "excluded"]
+KEYFRAME_COLUMNS = ("video_id", "timestamp", "status", "version", "excluded", "gold")
+BOX_COLUMNS = (
+    "id",
+    "keyframe_id",
+    "person_id",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "source",
+    "state",
+    "model_version_id",
+    "detector_score",
+    "created_at",
+    "updated_at",
+)
+LABEL_COLUMNS = ("id", "box_id", "action_id", "source", "state", "score")
 BATCH = 5_000
 SHOWN_ERRORS = 50
 
@@ -150,14 +169,12 @@ def ava_import(
 def _keyframes_ensure(row_video: list[int], timestamps: list[int]) -> list[int]:
     """Create the keyframes the rows name; return each row's keyframe pk."""
     wanted = set(zip(row_video, timestamps, strict=True))
-    Keyframe.objects.bulk_create(
-        [
-            Keyframe(video_id=video_pk, timestamp=timestamp)
-            for video_pk, timestamp in sorted(wanted)
-        ],
-        batch_size=BATCH,
-        ignore_conflicts=True,
-    )
+    # The database assigns ids; ON CONFLICT skips keyframes that exist already.
+    status = Keyframe.Status.UNREVIEWED
+    rows = [
+        (video_pk, timestamp, status, 1, False, False) for video_pk, timestamp in sorted(wanted)
+    ]
+    rows_insert(Keyframe, KEYFRAME_COLUMNS, rows, ignore_conflicts=True)
     mapping = {}
     for chunk in _chunks(sorted({video_pk for video_pk, _ in wanted})):
         keyframes = Keyframe.objects.filter(video_id__in=chunk).values_list(
@@ -207,57 +224,53 @@ def _write_boxes(
     boxes = table.box.tolist()
     action_column = table.action.tolist()
     column8 = table.value.tolist()
-    box_state = State.ACCEPTED if source == Source.IMPORT else State.SUGGESTED
+    state = State.ACCEPTED if source == Source.IMPORT else State.SUGGESTED
+    version_pk = model_version.pk if model_version is not None else None
+    now = timezone.now()
     box_index: dict[tuple, int] = {}
-    new_boxes: list[PersonBox] = []
-    label_rows: list[tuple[int, int, float | None]] = []
+    box_rows: list[list[Any]] = []
+    label_rows: list[list[Any]] = []
     for row, keyframe_pk in enumerate(row_keyframes):
         if not has_box[row]:
             continue
         x1, y1, x2, y2 = boxes[row]
-        person = (
-            int(column8[row]) if source == Source.IMPORT and column8[row] == column8[row] else None
-        )
-        key = (keyframe_pk, x1, y1, x2, y2, person if source == Source.IMPORT else None)
+        value = column8[row]
+        person = int(value) if source == Source.IMPORT and value == value else None
+        key = (keyframe_pk, x1, y1, x2, y2, person)
         index = box_index.get(key)
         if index is None:
-            index = box_index[key] = len(new_boxes)
-            new_boxes.append(
-                PersonBox(
-                    keyframe_id=keyframe_pk,
-                    person_id=person,
-                    x1=x1,
-                    y1=y1,
-                    x2=x2,
-                    y2=y2,
-                    source=source,
-                    state=box_state,
-                    model_version=model_version,
-                    detector_score=column8[row] if source == Source.DETECTOR else None,
-                )
+            index = box_index[key] = len(box_rows)
+            detector_score = value if source == Source.DETECTOR else None
+            box_rows.append(
+                [
+                    None,
+                    keyframe_pk,
+                    person,
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    source,
+                    state,
+                    version_pk,
+                    detector_score,
+                    now,
+                    now,
+                ]
             )
         if source != Source.DETECTOR:
-            score = column8[row] if source == Source.MODEL else None
-            label_rows.append((index, action_column[row], score))
-    created: list[PersonBox] = []
-    for start in range(0, len(new_boxes), BATCH):
-        created.extend(PersonBox.objects.bulk_create(new_boxes[start : start + BATCH]))
-        report(0.3 + 0.4 * start / max(len(new_boxes), 1), "writing boxes")
-    label_state = State.ACCEPTED if source == Source.IMPORT else State.SUGGESTED
-    labels = [
-        BoxLabel(
-            box_id=created[index].pk,
-            action_id=actions[action_id],
-            source=source,
-            state=label_state,
-            score=score,
-        )
-        for index, action_id, score in label_rows
-    ]
-    for start in range(0, len(labels), BATCH):
-        BoxLabel.objects.bulk_create(labels[start : start + BATCH])
-        report(0.7 + 0.3 * start / max(len(labels), 1), "writing labels")
-    return {"boxes": len(created), "labels": len(labels), "boxes_replaced": deleted}
+            score = value if source == Source.MODEL else None
+            label_rows.append([None, index, actions[action_column[row]], source, state, score])
+    report(0.5, "writing boxes")
+    for box_row, pk in zip(box_rows, ids_reserve(PersonBox, len(box_rows)), strict=True):
+        box_row[0] = pk
+    rows_insert(PersonBox, BOX_COLUMNS, box_rows)
+    report(0.75, "writing labels")
+    for label_row, pk in zip(label_rows, ids_reserve(BoxLabel, len(label_rows)), strict=True):
+        label_row[0] = pk
+        label_row[1] = box_rows[label_row[1]][0]
+    rows_insert(BoxLabel, LABEL_COLUMNS, label_rows)
+    return {"boxes": len(box_rows), "labels": len(label_rows), "boxes_replaced": deleted}
 
 
 def _count_rule_violations(dataset: Dataset, table: Any) -> int:
