@@ -269,6 +269,7 @@ def detect(
 ) -> tuple[list[tuple[int, tuple[float, ...], float]], int, int]:
     """Simulated detections (timestamp, box, score), true positives and false positives."""
     found: list[tuple[int, tuple[float, ...], float]] = []
+    boxes_at: dict[int, list[np.ndarray]] = {k.timestamp: [] for k in keyframes}
     hits = 0
     for keyframe in keyframes:
         truth = np.array([box for _, box, _ in keyframe.people]).reshape(-1, 4)
@@ -283,9 +284,11 @@ def detect(
                     box = candidate
                     break
             found.append((keyframe.timestamp, tuple(box.tolist()), float(rng.beta(6.0, 1.3))))
+            boxes_at[keyframe.timestamp].append(box)
             hits += 1
     # False positives: as many as the precision asks for, rounded at random without bias,
-    # spread over the keyframes; half are pieces of people, half background clutter.
+    # spread over the keyframes; half are pieces of people, half background clutter. None
+    # matches a person (IoU < 0.4) or overlaps another detection much (as after NMS).
     wanted = hits * (1.0 - detector.precision) / detector.precision
     count = int(wanted) + int(rng.random() < wanted - int(wanted))
     false_positives = 0
@@ -295,9 +298,9 @@ def detect(
         for _ in range(50):
             if len(truth) and rng.random() < 0.5:
                 gt = truth[int(rng.integers(len(truth)))]
-                # The upper or lower part of a person, or the person with a neighbour's space.
+                # The upper or lower part of a person, or a person with a neighbour's space.
                 y_split = gt[1] + rng.uniform(0.25, 0.45) * (gt[3] - gt[1])
-                width = gt[2] - gt[0]
+                width = (gt[2] - gt[0]) * rng.uniform(0.8, 1.5)
                 pieces = (
                     [gt[0], gt[1], gt[2], y_split],
                     [gt[0], y_split, gt[2], gt[3]],
@@ -310,10 +313,15 @@ def detect(
                 x1, y1 = rng.uniform(0.0, 1.0 - width), rng.uniform(0.0, 1.0 - height)
                 box = np.array([x1, y1, x1 + width, y1 + height])
             box = _rounded(box)
-            if not len(truth) or _iou(box, truth).max() < 0.4:
-                found.append((keyframe.timestamp, tuple(box.tolist()), float(rng.beta(2.0, 2.5))))
-                false_positives += 1
-                break
+            others = np.array(boxes_at[keyframe.timestamp]).reshape(-1, 4)
+            if len(truth) and _iou(box, truth).max() >= 0.4:
+                continue
+            if len(others) and _iou(box, others).max() >= 0.5:
+                continue
+            found.append((keyframe.timestamp, tuple(box.tolist()), float(rng.beta(2.0, 2.5))))
+            boxes_at[keyframe.timestamp].append(box)
+            false_positives += 1
+            break
     found.sort(key=lambda detection: (detection[0], -detection[2]))
     return found, hits, false_positives
 
