@@ -466,6 +466,7 @@ class _Caffe2Unpickler(pickle.Unpickler):
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("collections", "OrderedDict"),
+        ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
     }
 
     def find_class(self, module: str, name: str) -> Any:
