@@ -185,16 +185,19 @@ def _check_kind(kind: str) -> str:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _peek_width(path: Path) -> int:
-    """Width of the file's box rows (8 or 7), or 2 when the first lines have only 2 columns."""
+def _peek_width(path: Path) -> tuple[int, bool]:
+    """(width of the file's box rows: 8 or 7, or 2 when the first lines have only 2 columns,
+    whether the first lines mix widths)."""
     widths = set()
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         for text in itertools.islice(handle, _PEEK_LINES):
-            widths.add(text.count(",") + 1)
+            widths.add(text.rstrip("\r\n").count(",") + 1 if text.strip() else 0)
+    widths.discard(0)
+    mixed = len(widths) > 1
     for width in (8, 7):
         if width in widths:
-            return width
-    return 2 if 2 in widths else 8
+            return width, mixed
+    return (2 if 2 in widths else 8), mixed
 
 
 def _field_errors(
@@ -325,10 +328,10 @@ def _arrow_read(
 def _numpy(columns: pa.Table | pa.RecordBatch, name: str, fill: float) -> tuple[np.ndarray, ...]:
     """Column as numpy with nulls filled, and its null mask."""
     column = columns.column(name)
+    if not column.null_count:
+        return column.to_numpy(), np.zeros(len(column), bool)
     nulls = column.is_null().to_numpy(zero_copy_only=False)
-    if column.null_count:
-        column = column.fill_null(fill)
-    return column.to_numpy(), nulls
+    return column.fill_null(fill).to_numpy(), nulls
 
 
 def _videos_of(columns: pa.Table | pa.RecordBatch) -> tuple[tuple[str, ...], np.ndarray]:
@@ -356,9 +359,12 @@ def _convert(
     value = np.full(n, np.nan)
     empty = [("timestamp", empty_timestamp)]
     if width >= 7:
-        for i, name in enumerate(_FIELDS[2:6]):
-            box[:, i], nulls = _numpy(columns, name, np.nan)
+        coordinates = []
+        for name in _FIELDS[2:6]:
+            coordinate, nulls = _numpy(columns, name, np.nan)
+            coordinates.append(coordinate)
             empty.append((name, nulls))
+        box = np.column_stack(coordinates)
         action, nulls = _numpy(columns, "action_id", NO_ACTION)
         if kind != "person-boxes":
             empty.append(("action_id", nulls))
@@ -391,11 +397,12 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
     """
     if os.path.getsize(path) == 0:
         return _empty_rows(), [], 0
-    width = _peek_width(path)
+    width, mixed = _peek_width(path)
     names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
     try:
-        table, odd = _arrow_read(path, names, threads=True)
-        if odd:  # odd-width rows: read again on one thread, which numbers the lines
+        # Rows of an odd width get line numbers only from a single-threaded read.
+        table, odd = _arrow_read(path, names, threads=not mixed)
+        if odd and not mixed:
             table, odd = _arrow_read(path, names, threads=False)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         rows, slow_problems = _read_python(path, kind)
@@ -457,7 +464,7 @@ def iter_ava_batches(
     path = Path(path)
     if os.path.getsize(path) == 0:
         return
-    width = _peek_width(path)
+    width, _ = _peek_width(path)
     names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
     odd: list[str] = []
 
