@@ -732,42 +732,39 @@ def rows_from_records(records: Iterable[Sequence[Any]]) -> AvaRows:
 
 def _row_lines(rows: AvaRows, kind: str, start: int, stop: int) -> list[str]:
     value_format = "%d" if kind == "gt" else "%.6f"
-    video_ids = [rows.videos[i] for i in rows.video[start:stop].tolist()]
-    timestamps = rows.timestamp[start:stop].tolist()
-    columns = rows.columns[start:stop]
-    if (columns == 8).all() and (rows.action[start:stop] != NO_ACTION).all():
-        # The common case (every row a full labelled row) in one pass, for export speed.
-        fmt = "%s,%04d,%.3f,%.3f,%.3f,%.3f,%d," + value_format + "\n"
-        values = rows.value[start:stop]
-        if kind == "gt":
-            values = values.astype(np.int64)
-        return [
-            fmt % row
-            for row in zip(
-                video_ids,
-                timestamps,
-                *rows.box[start:stop].T.tolist(),
-                rows.action[start:stop].tolist(),
-                values.tolist(),
-                strict=True,
-            )
-        ]
-    lines = []
-    for i, (video_id, timestamp, width) in enumerate(
-        zip(video_ids, timestamps, columns.tolist(), strict=True)
-    ):
-        if width == 2:
-            lines.append(f"{video_id},{timestamp:04d}\n")
-            continue
-        row = start + i
-        action = int(rows.action[row])
-        x1, y1, x2, y2 = rows.box[row].tolist()
-        text = f"{video_id},{timestamp:04d},{x1:.3f},{y1:.3f},{x2:.3f},{y2:.3f},"
-        text += "" if action == NO_ACTION else str(action)
-        if width == 8:
-            value = float(rows.value[row])
+    span = slice(start, stop)
+    full = (rows.columns[span] == 8) & (rows.action[span] != NO_ACTION)
+    # Full labelled rows, the common case, in one pass of %-formatting (export speed).
+    index = np.flatnonzero(full) + start
+    values = rows.value[index]
+    fmt = "%s,%04d,%.3f,%.3f,%.3f,%.3f,%d," + value_format + "\n"
+    full_lines = [
+        fmt % row
+        for row in zip(
+            [rows.videos[i] for i in rows.video[index].tolist()],
+            rows.timestamp[index].tolist(),
+            *rows.box[index].T.tolist(),
+            rows.action[index].tolist(),
+            (values.astype(np.int64) if kind == "gt" else values).tolist(),
+            strict=True,
+        )
+    ]
+    if len(full_lines) == stop - start:
+        return full_lines
+    lines = [""] * (stop - start)
+    for i, line in zip((index - start).tolist(), full_lines, strict=True):
+        lines[i] = line
+    for i in (np.flatnonzero(~full) + start).tolist():
+        text = f"{rows.videos[rows.video[i]]},{int(rows.timestamp[i]):04d}"
+        if rows.columns[i] >= 7:
+            x1, y1, x2, y2 = rows.box[i].tolist()
+            action = int(rows.action[i])
+            text += f",{x1:.3f},{y1:.3f},{x2:.3f},{y2:.3f},"
+            text += "" if action == NO_ACTION else str(action)
+        if rows.columns[i] == 8:
+            value = float(rows.value[i])
             text += "," + (value_format % (int(value) if kind == "gt" else value))
-        lines.append(text + "\n")
+        lines[i - start] = text + "\n"
     return lines
 
 
