@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     look.add_argument("--no-occluders", action="store_true", help="no foreground objects")
     look.add_argument("--plain", action="store_true", help="flat background, still camera")
     look.add_argument("--no-video", action="store_true", help="annotations only")
-    look.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+    look.add_argument("--preset", default="ultrafast", help="x264 preset (default ultrafast)")
     look.add_argument("--crf", type=int, default=23, help="x264 quality (default 23)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     return parser

@@ -75,7 +75,7 @@ class SynthConfig:
     occluders: bool = True
     plain: bool = False  # flat background, still camera, no noise or occluder
     render: bool = True  # False: annotations only, no video files
-    preset: str = "veryfast"  # x264
+    preset: str = "ultrafast"  # x264; "veryfast" writes files about half as big, slower
     crf: int = 23
     detector: DetectorConfig = field(default_factory=DetectorConfig)
 
@@ -157,7 +157,8 @@ class Manifest:
     person_boxes: dict[str, Path]
     excluded: dict[str, Path]
     videos: tuple[VideoRecord, ...]
-    detector: dict[str, dict[str, float]]  # split -> achieved recall, precision, counts
+    # split -> recall, precision and counts achieved, outside excluded keyframes
+    detector: dict[str, dict[str, float]]
 
     def video_path(self, video_id: str) -> Path:
         """Absolute path of a rendered video."""
@@ -264,11 +265,14 @@ def _rounded(box: np.ndarray) -> np.ndarray:
     return box
 
 
+Detection = tuple[int, tuple[float, ...], float, bool]  # timestamp, box, score, true positive
+
+
 def detect(
     keyframes: tuple[Keyframe, ...], detector: DetectorConfig, rng: np.random.Generator
-) -> tuple[list[tuple[int, tuple[float, ...], float]], int, int]:
-    """Simulated detections (timestamp, box, score), true positives and false positives."""
-    found: list[tuple[int, tuple[float, ...], float]] = []
+) -> list[Detection]:
+    """Simulated detector boxes of every keyframe, best score first within a keyframe."""
+    found: list[Detection] = []
     boxes_at: dict[int, list[np.ndarray]] = {k.timestamp: [] for k in keyframes}
     hits = 0
     for keyframe in keyframes:
@@ -283,7 +287,8 @@ def detect(
                 if _iou(candidate, gt[None, :])[0] >= 0.6:
                     box = candidate
                     break
-            found.append((keyframe.timestamp, tuple(box.tolist()), float(rng.beta(6.0, 1.3))))
+            score = float(rng.beta(6.0, 1.3))
+            found.append((keyframe.timestamp, tuple(box.tolist()), score, True))
             boxes_at[keyframe.timestamp].append(box)
             hits += 1
     # False positives: as many as the precision asks for, rounded at random without bias,
@@ -291,7 +296,6 @@ def detect(
     # matches a person (IoU < 0.4) or overlaps another detection much (as after NMS).
     wanted = hits * (1.0 - detector.precision) / detector.precision
     count = int(wanted) + int(rng.random() < wanted - int(wanted))
-    false_positives = 0
     for _ in range(count):
         keyframe = keyframes[int(rng.integers(len(keyframes)))]
         truth = np.array([box for _, box, _ in keyframe.people]).reshape(-1, 4)
@@ -318,12 +322,12 @@ def detect(
                 continue
             if len(others) and _iou(box, others).max() >= 0.5:
                 continue
-            found.append((keyframe.timestamp, tuple(box.tolist()), float(rng.beta(2.0, 2.5))))
+            score = float(rng.beta(2.0, 2.5))
+            found.append((keyframe.timestamp, tuple(box.tolist()), score, False))
             boxes_at[keyframe.timestamp].append(box)
-            false_positives += 1
             break
     found.sort(key=lambda detection: (detection[0], -detection[2]))
-    return found, hits, false_positives
+    return found
 
 
 def _schedule(scene: Scene) -> tuple[dict[str, Any], ...]:
@@ -386,7 +390,7 @@ def generate_dataset(
         done_frames += scene.frames
         keyframes = ground_truth(scene)
         rng = np.random.default_rng([config.seed, index, 1])
-        detections, hits, false_positives = detect(keyframes, config.detector, rng)
+        detections = detect(keyframes, config.detector, rng)
         split_records = records.setdefault(
             split, {"gt": [], "boxes": [], "excluded": [], "counts": [0, 0, 0]}
         )
@@ -399,11 +403,13 @@ def generate_dataset(
                     split_records["gt"].append(
                         (scene.video_id, keyframe.timestamp, *box, action_id, person_id)
                     )
-        for timestamp, detected, score in detections:
+        excluded = {k.timestamp for k in keyframes if k.excluded}
+        counts = split_records["counts"]  # people, true and false detections, as evaluated
+        counts[0] += sum(len(k.people) for k in keyframes if not k.excluded)
+        for timestamp, detected, score, true in detections:
             split_records["boxes"].append((scene.video_id, timestamp, *detected, None, score))
-        split_records["counts"][0] += sum(len(k.people) for k in keyframes)
-        split_records["counts"][1] += hits
-        split_records["counts"][2] += false_positives
+            if timestamp not in excluded:
+                counts[1 if true else 2] += 1
         videos.append(
             VideoRecord(
                 video_id=scene.video_id,

@@ -397,7 +397,7 @@ def write_video(
     scene: Scene,
     path: str | Path,
     *,
-    preset: str = "veryfast",
+    preset: str = "ultrafast",
     crf: int = 23,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:

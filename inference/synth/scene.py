@@ -9,6 +9,7 @@ sits half a second inside one segment and its labels are unambiguous; bodies ble
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -258,12 +259,15 @@ _PART_LIMB = np.isin(_PART_A, _LIMB_JOINTS) | np.isin(_PART_B, _LIMB_JOINTS)
 _PART_DEPTH_BIAS = np.array([0.01 if part[0] == "hair" else 0.0 for part in _PARTS])
 
 
+@functools.lru_cache(maxsize=256)
 def _part_codes(looks: Appearance) -> np.ndarray:
-    """Material index of every part of `_PARTS` for a person's clothing."""
+    """Material code (near side) of every part of `_PARTS` for a person's clothing."""
     sleeve = "shirt" if looks.long_sleeves else "skin"
     shin = "skin" if looks.shorts else "pants"
     names = [{"sleeve": sleeve, "shin": shin}.get(part[0], part[0]) for part in _PARTS]
-    return np.array([MATERIALS.index(name) for name in names])
+    codes = np.array([2 * MATERIALS.index(name) for name in names])
+    codes.flags.writeable = False  # shared between calls
+    return codes
 
 
 def _reflect(u: float, low: float, high: float) -> tuple[float, float, float]:
@@ -344,25 +348,28 @@ def _view(scene: Scene, person: Person, t: float) -> PersonView:
     x, depth, _ = _position(scene, segment, t)
     scale = scene.person_height(person.size, depth)
     foot_x, foot_y = x - scene.pan(t), scene.foot_y(depth)
+    # One linear map takes body coordinates to (screen x, screen y, depth toward the camera):
+    # turn by the yaw, scale to pixels (y down), then tilt in the image plane around a point
+    # just above the feet (falls).
     cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
-    across = joints[:, 0] * cos_yaw + joints[:, 2] * sin_yaw  # (J,) heights to the right
-    toward = joints[:, 2] * cos_yaw - joints[:, 0] * sin_yaw  # (J,) heights toward the camera
-    dx, dy = scale * across, -scale * joints[:, 1]
-    # Tilting (falls) turns the body in the image plane around a point just above the feet.
-    pivot = 0.07 * scale
     cos_tilt, sin_tilt = math.cos(tilt), math.sin(tilt)
-    dy = dy + pivot
-    sx = foot_x + dx * cos_tilt - dy * sin_tilt
-    sy = foot_y - pivot + dx * sin_tilt + dy * cos_tilt
-
-    depth_of_part = 0.5 * (toward[_PART_A] + toward[_PART_B]) - _PART_DEPTH_BIAS  # (K,)
-    far = _PART_LIMB & (depth_of_part < -0.03)
-    codes = 2 * _part_codes(person.appearance) + far
-    parts = np.stack(
-        [sx[_PART_A], sy[_PART_A], sx[_PART_B], sy[_PART_B], _PART_RADIUS * scale], axis=1
-    )  # (K, 5)
+    pivot = 0.07 * scale
+    transform = np.array(
+        [
+            [scale * cos_yaw * cos_tilt, scale * cos_yaw * sin_tilt, -sin_yaw],
+            [scale * sin_tilt, -scale * cos_tilt, 0.0],
+            [scale * sin_yaw * cos_tilt, scale * sin_yaw * sin_tilt, cos_yaw],
+        ]
+    )
+    offset = np.array([foot_x - pivot * sin_tilt, foot_y - pivot + pivot * cos_tilt, 0.0])
+    screen = joints @ transform + offset  # (J, 3): x, y in pixels, depth in heights
+    ends = np.concatenate([screen[_PART_A], screen[_PART_B]], axis=1)  # (K, 6)
+    depth_of_part = 0.5 * (ends[:, 2] + ends[:, 5]) - _PART_DEPTH_BIAS  # (K,)
+    codes = _part_codes(person.appearance) + (_PART_LIMB & (depth_of_part < -0.03))
+    parts = np.concatenate([ends[:, [0, 1, 3, 4]], scale * _PART_RADIUS[:, None]], axis=1)
     order = np.lexsort((_PART_ORDER, depth_of_part))
     parts, codes = parts[order], codes[order]
+    sx, sy = screen[:, 0], screen[:, 1]
     if prop is not None:
         # Props are held in front of the body: drawn last.
         parts = np.concatenate([parts, _prop(prop, sx, sy, scale)[None, :]])
@@ -389,8 +396,9 @@ def _prop(prop: str, sx: np.ndarray, sy: np.ndarray, scale: float) -> np.ndarray
     """Rectangle of a carried box (between the hands) or bag (below the right hand)."""
     if prop == "box":
         cx = 0.5 * (sx[act.L_HAND] + sx[act.R_HAND])
-        cy = 0.5 * (sy[act.L_HAND] + sy[act.R_HAND])
-        half_w, half_h = 0.1 * scale, 0.08 * scale
+        # Held from the sides and below: the box sits a little above the hands.
+        cy = 0.5 * (sy[act.L_HAND] + sy[act.R_HAND]) - 0.04 * scale
+        half_w, half_h = 0.08 * scale, 0.07 * scale
         return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h, 0.0])
     hx, hy = sx[act.R_HAND], sy[act.R_HAND]
     return np.array([hx - 0.05 * scale, hy, hx + 0.05 * scale, hy + 0.14 * scale, 0.0])
@@ -398,11 +406,9 @@ def _prop(prop: str, sx: np.ndarray, sy: np.ndarray, scale: float) -> np.ndarray
 
 def _box(parts: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
     """Tight box around every drawn part, clipped to the frame."""
-    radius = parts[:, 4]
-    x1 = float((np.minimum(parts[:, 0], parts[:, 2]) - radius).min())
-    y1 = float((np.minimum(parts[:, 1], parts[:, 3]) - radius).min())
-    x2 = float((np.maximum(parts[:, 0], parts[:, 2]) + radius).max())
-    y2 = float((np.maximum(parts[:, 1], parts[:, 3]) + radius).max())
+    radius = parts[:, 4:5]
+    x1, y1 = (np.minimum(parts[:, 0:2], parts[:, 2:4]) - radius).min(axis=0).tolist()
+    x2, y2 = (np.maximum(parts[:, 0:2], parts[:, 2:4]) + radius).max(axis=0).tolist()
     return (
         min(max(x1, 0.0), width),
         min(max(y1, 0.0), height),

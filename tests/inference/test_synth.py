@@ -275,6 +275,10 @@ def test_person_boxes_have_the_recall_and_precision_asked_for(
             else:
                 false_positives += 1
     assert total > 2500
+    # The manifest reports what was achieved, as counted here.
+    stats = manifest.detector["train"]
+    assert (stats["people"], stats["true_positives"]) == (total, hits)
+    assert stats["false_positives"] == false_positives
     assert abs(hits / total - recall) < 0.03
     assert abs(hits / (hits + false_positives) - precision) < 0.03
     if jitter == 0.0:
