@@ -309,3 +309,28 @@ def test_it_leaves_the_rest_of_the_video_to_the_caller() -> None:
 
     assert clips == {1: [30]}
     assert rest == list(range(32, 300))  # frame 31 told that frame 30 is the one shown at 1 s
+
+
+def test_it_keeps_a_converted_frame_only_while_a_waiting_request_needs_it() -> None:
+    live = {"now": 0, "most": 0, "made": 0}
+
+    class Converted:
+        def __init__(self) -> None:
+            live["now"] += 1
+            live["made"] += 1
+            live["most"] = max(live["most"], live["now"])
+
+        def __del__(self) -> None:
+            live["now"] -= 1
+
+    requests = {ts: SPEC.fast_times(Fraction(ts)) for ts in range(1, 10)}
+    for _ts, frames in video.gather_frames(
+        video.iter_frames(POOL), requests, lambda frame: Converted()
+    ):
+        assert len(frames) == 32
+        del frames
+
+    # A clip spans 64 frames (32 taken, every other one) and keyframes are 30 frames apart, so at
+    # most (64 + 30) / 2 taken frames wait at once; keeping everything would hold all of them.
+    assert live["most"] <= 47 < live["made"]
+    assert live["now"] == 0
