@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     look.add_argument("--no-video", action="store_true", help="annotations only")
     look.add_argument("--preset", default="ultrafast", help="x264 preset (default ultrafast)")
     look.add_argument("--crf", type=int, default=23, help="x264 quality (default 23)")
+    parser.add_argument("--jobs", type=int, default=1, help="videos rendered at once (processes)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     return parser
 
@@ -116,7 +117,11 @@ def cli(argv: list[str]) -> int:
             print(f"rendering: {percent}% ({done}/{total} frames)", file=sys.stderr)
 
     started = time.perf_counter()
-    manifest = generate_dataset(args.outdir, config, progress=progress)
+    try:
+        manifest = generate_dataset(args.outdir, config, jobs=args.jobs, progress=progress)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - started
     seconds = sum(video.duration for video in manifest.videos)
     summary = {

@@ -17,7 +17,9 @@ person in the frame shown at t (the last frame starting at or before t).
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -354,11 +356,18 @@ def generate_dataset(
     outdir: str | Path,
     config: SynthConfig | None = None,
     *,
+    jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
     **overrides: Any,
 ) -> Manifest:
-    """Render and annotate a synthetic dataset into `outdir`; fields of SynthConfig may be given
-    as keyword arguments (`fps` and `size` also as text: "29.97", "640x360")."""
+    """Render and annotate a synthetic dataset into `outdir`.
+
+    Fields of SynthConfig may be given as keyword arguments (`fps` and `size` also as text:
+    "29.97", "640x360"). `jobs` > 1 renders that many videos at once in worker processes (the
+    files are the same). `progress(done, total)` counts frames rendered.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs {jobs} must be at least 1")
     config = config or SynthConfig()
     if "size" in overrides:
         overrides["width"], overrides["height"] = parse_size(overrides.pop("size"))
@@ -370,24 +379,14 @@ def generate_dataset(
     root = Path(outdir).resolve()
     (root / "videos").mkdir(parents=True, exist_ok=True)
 
-    total_frames = sum(config.scene(i).frames for i in range(config.videos)) if progress else 0
-    done_frames = 0
+    if config.render:
+        _render_videos(config, root, jobs, progress)
     videos: list[VideoRecord] = []
     records: dict[str, dict[str, list]] = {}
     for index in range(config.videos):
         scene = config.scene(index)
         split = config.split(index)
-        path = None
-        if config.render:
-            path = f"videos/{scene.video_id}.mp4"
-
-            def report(done: int, _total: int, offset: int = done_frames) -> None:
-                if progress is not None:
-                    progress(offset + done, total_frames)
-
-            write_video(scene, root / path, preset=config.preset, crf=config.crf,
-                        progress=report)  # fmt: skip
-        done_frames += scene.frames
+        path = f"videos/{scene.video_id}.mp4" if config.render else None
         keyframes = ground_truth(scene)
         rng = np.random.default_rng([config.seed, index, 1])
         detections = detect(keyframes, config.detector, rng)
@@ -455,6 +454,40 @@ def generate_dataset(
     text = json.dumps(manifest.to_json(), indent=1, sort_keys=False)
     (root / MANIFEST).write_text(text + "\n", encoding="utf-8")
     return manifest
+
+
+def _write(config: SynthConfig, index: int, path: Path) -> int:
+    """Render video `index` to `path` (in a worker process); return its frame count."""
+    scene = config.scene(index)
+    write_video(scene, path, preset=config.preset, crf=config.crf)
+    return scene.frames
+
+
+def _render_videos(
+    config: SynthConfig, root: Path, jobs: int, progress: Callable[[int, int], None] | None
+) -> None:
+    total = sum(config.scene(i).frames for i in range(config.videos)) if progress else 0
+    paths = [root / "videos" / f"{config.video_id(i)}.mp4" for i in range(config.videos)]
+    done = 0
+    if jobs == 1 or config.videos == 1:
+        for index, path in enumerate(paths):
+
+            def report(frames: int, _total: int, offset: int = done) -> None:
+                if progress is not None:
+                    progress(offset + frames, total)
+
+            scene = config.scene(index)
+            write_video(scene, path, preset=config.preset, crf=config.crf, progress=report)
+            done += scene.frames
+        return
+    # Spawned workers: safe even when the caller has threads or torch loaded.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_write, config, i, path) for i, path in enumerate(paths)]
+        for future in as_completed(futures):
+            done += future.result()
+            if progress is not None:
+                progress(done, total)
 
 
 def parse_fps(value: str | float | Fraction) -> Fraction:

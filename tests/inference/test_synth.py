@@ -93,7 +93,8 @@ def inside_share(mask: np.ndarray, box: np.ndarray, margin: float) -> float:
 
 def test_it_is_deterministic(tmp_path: Path) -> None:
     first = generate_dataset(tmp_path / "a", videos=2, seed=7, people=(2, 3), **SMALL)
-    second = generate_dataset(tmp_path / "b", videos=2, seed=7, people=(2, 3), **SMALL)
+    # Rendered by two worker processes this time: the files must not change.
+    second = generate_dataset(tmp_path / "b", videos=2, seed=7, people=(2, 3), jobs=2, **SMALL)
     generate_dataset(tmp_path / "c", videos=2, seed=8, people=(2, 3), render=False, **SMALL)
 
     for name in (
@@ -113,6 +114,8 @@ def test_it_is_deterministic(tmp_path: Path) -> None:
         assert times_a == times_b
         assert len(frames_a) == video.frames
         assert all(np.array_equal(a, b) for a, b in zip(frames_a, frames_b, strict=True))
+        path = first.video_path(video.video_id)
+        assert path.read_bytes() == second.video_path(video.video_id).read_bytes()
     # Two videos of one dataset differ.
     assert not np.array_equal(
         decode(first.video_path(first.videos[0].video_id))[1][30],
