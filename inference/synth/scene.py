@@ -580,15 +580,28 @@ def _place(
             if (person, plan.start) not in meetings:
                 meetings.update(_meet(scene, states, sizes, person, plan))
             target_x, target_depth, target_yaw, _ = meetings[(person, plan.start)]
-            vx, vdepth = (target_x - x) / seconds, (target_depth - depth) / seconds
-            speed = math.hypot(vx / height, vdepth)  # heights (or depth units) per second
-            if speed < 0.12:
-                # Already next to the partner: step over without a gait (a few pixels).
-                motion, yaw = replace(motion, pose="stand"), target_yaw
-            else:
+            distance = math.hypot((target_x - x) / height, target_depth - depth)  # heights
+            # Walk there at a walker's pace in whole seconds, then wait; a partner already
+            # close shuffles over without a gait (a few pixels).
+            steps = min(max(round(distance / 0.75), 1), int(seconds)) if distance > 0.15 else 0
+            if steps:  # seconds of walking
+                speed = distance / steps
                 pose = "run" if speed > 1.3 else "walk"
                 cadence = speed / act.gait_stride(motion.amplitude)
-                motion, yaw, faces_path = replace(motion, pose=pose, cadence=cadence), 1.4, True
+                walk = replace(motion, pose=pose, cadence=cadence)
+                vx, vdepth = (target_x - x) / steps, (target_depth - depth) / steps
+                arrival = plan.start + steps
+                placed[person].append(
+                    Segment(plan.start, arrival, walk, x, depth, vx, vdepth, 1.4, True)
+                )
+                plan = replace(plan, start=arrival)
+                x, depth, seconds = target_x, target_depth, plan.end - arrival
+            motion, yaw = replace(motion, pose="stand"), target_yaw
+            if seconds > 0:
+                vx, vdepth = (target_x - x) / seconds, (target_depth - depth) / seconds
+            else:
+                states[person] = (x, depth)
+                continue
         elif plan.partner is not None:
             _, _, yaw, gap_pixels = meetings[(person, plan.start)]
             motion = replace(motion, gap=gap_pixels / height)
