@@ -26,7 +26,8 @@ from inference.synth.dataset import (
     parse_size,
 )
 from inference.synth.render import Renderer, write_video
-from inference.synth.scene import Scene, make_scene
+from inference.synth.scene import Scene
+from inference.synth.schedule import make_scene
 
 __all__ = [
     "ACTIONS",

@@ -30,7 +30,8 @@ import numpy as np
 from inference import ava
 from inference.synth.actions import ACTION_BY_KEY, ACTIONS, segment_labels
 from inference.synth.render import write_video
-from inference.synth.scene import Scene, make_scene
+from inference.synth.scene import Scene
+from inference.synth.schedule import make_scene
 
 LABEL_MAP = "action_list.pbtxt"
 MANIFEST = "manifest.json"
