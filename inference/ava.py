@@ -25,6 +25,9 @@ Reading:
     x1 < x2 and y1 < y2, action ids in ``action_ids`` (when given), video ids in ``videos`` (when
     given), column 8 (whole person ids, finite scores) and duplicate rows (same keyframe, box and
     action). The whole file is checked before anything is returned.
+    ``iter_ava_batches(path, kind, block_size=1 << 20)`` streams a large file as ``AvaRows``
+    batches (structural checks only, ``line`` 0; rows of an uncommon width come last), so that
+    a 10-million-row file is never held twice in memory.
     ``read_excluded(path) -> list[tuple[str, int]]``: ``video_id,timestamp`` rows.
     ``read_labelmap(path)`` / ``parse_labelmap(text, source)`` -> ``LabelMap`` (both pbtxt forms:
     ``label { name label_id label_type }`` and ``item { name id }``).

@@ -75,7 +75,7 @@ def _voc_ap(labels, n_gt):
 def reference_frame_ap(gt_path, detections_path, class_ids, excluded=()):
     """(mAP, {class id: AP or None}, {class id: GT count}) by the official rules."""
     classes = set(class_ids)
-    excluded = set(excluded)
+    excluded = {(video, int(time)) for video, time in excluded}
     gt, gt_keys = _read(gt_path, classes, 0)
     detections, _ = _read(detections_path, classes, 50)
     gt = {key: rows for key, rows in gt.items() if key not in excluded}
@@ -89,12 +89,15 @@ def reference_frame_ap(gt_path, detections_path, class_ids, excluded=()):
     for key, rows in detections.items():
         if key in excluded or key not in gt_keys:
             continue
-        valid = [e for e in rows if e[2] < e[4] and e[3] < e[5]]
+        by_class = defaultdict(list)  # class -> detections, in the key's order
+        for entry in rows:
+            if entry[2] < entry[4] and entry[3] < entry[5]:  # valid: y1 < y2 and x1 < x2
+                by_class[entry[1]].append(entry)
         truth = gt.get(key, [])
-        for c in classes:
+        for c, entries in by_class.items():
             boxes = [e[2:] for e in truth if e[1] == c]
             taken = [False] * len(boxes)
-            for entry in (e for e in valid if e[1] == c):
+            for entry in entries:
                 positive = False
                 if boxes:
                     ious = [_iou(entry[2:], box) for box in boxes]
