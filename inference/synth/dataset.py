@@ -11,7 +11,11 @@ Layout of a dataset directory:
 
 Splits are "train" and, with `val_videos`, "val" (the last videos). Video time offset is 0;
 keyframes are the whole seconds at least 1 s from either end, and the box at keyframe t is the
-person in the frame shown at t (the last frame starting at or before t).
+person in the frame shown at t (the last frame starting at or before t). A box spans everything
+drawn for the person (a carried prop included, the stool of a sitter not), hidden parts too,
+clipped to the frame. A keyframe where the foreground object hides most of someone's box is
+excluded: listed in the excluded file, absent from the ground truth; the simulated detector
+still reports boxes there, as a real one would.
 """
 
 from __future__ import annotations

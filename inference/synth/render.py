@@ -265,7 +265,7 @@ class Renderer:
 
         for view in scene.people_at(t):
             if view.seat is not None:
-                self._rect(y, u, v, view.seat, (self._low + 20, 128, 128))
+                self._seat(y, u, v, mask, view.seat)
             self._person(y, u, v, mask, view)
 
         rect = scene.occluder_rect(t)
@@ -350,18 +350,21 @@ class Renderer:
         if mask is not None:
             np.copyto(mask[top:bottom, left:right], view.person_id + 1, where=drawn)
 
-    def _rect(
+    def _seat(
         self,
         y: np.ndarray,
         u: np.ndarray,
         v: np.ndarray,
+        mask: np.ndarray | None,
         rect: tuple[float, float, float, float],
-        yuv: tuple[int, int, int],
     ) -> None:
+        """A dark grey stool under a sitting person (scenery: not part of the person)."""
         left, top, right, bottom = self._region(*rect)
-        y[top:bottom, left:right] = yuv[0]
-        u[top // 2 : bottom // 2, left // 2 : right // 2] = yuv[1]
-        v[top // 2 : bottom // 2, left // 2 : right // 2] = yuv[2]
+        y[top:bottom, left:right] = self._low + 20
+        u[top // 2 : bottom // 2, left // 2 : right // 2] = 128
+        v[top // 2 : bottom // 2, left // 2 : right // 2] = 128
+        if mask is not None:
+            mask[top:bottom, left:right] = 0
 
     def _occlude(
         self,
