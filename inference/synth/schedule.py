@@ -36,7 +36,7 @@ FREE_POSES = (
     ("sit", 1.2, 3, 6),
     ("bend", 1.0, 2, 4),
     ("jump", 1.0, 2, 4),
-    ("fall", 0.7, 1, 1),
+    ("fall", 1.4, 1, 1),
 )
 # overlay -> weight, per pose; None: arms follow the pose.
 OVERLAYS_BY_POSE: dict[str, tuple[tuple[str | None, float], ...]] = {
