@@ -17,8 +17,8 @@ The rules (``Evaluation/get_ava_performance.py`` and the object-detection code i
   class's detections sorted by score; 0 for a class with ground truth and no detections; no AP
   for a class without ground truth, which the mean leaves out.
 
-The work is vectorised over numpy arrays: detections are streamed from the CSV file, capped per
-key batch by batch and again globally, and matched for all (key, class) groups at once.
+The work is vectorised over numpy arrays: detections are streamed from the CSV file and capped
+per key as batches arrive, then matched for all (key, class) groups of a chunk of keys at once.
 
 Public API: ``EvaluationResult``, ``evaluate_frame_ap(gt, detections, labelmap, excluded=None,
 action_types=None)``, ``evaluate_files(gt_path, detections_path, labelmap_path=DEFAULT_LABELMAP,
@@ -65,6 +65,9 @@ FULL_LABELMAP = DATA / "ava_action_list_v2.2.pbtxt"
 IOU_THRESHOLD = 0.5
 MAX_DETECTIONS_PER_KEY = 50
 ACTION_TYPES = ("PERSON_MOVEMENT", "OBJECT_MANIPULATION", "PERSON_INTERACTION")
+# Largest dense lookup tables (entries) over (video, time) slots and (key, class) groups; beyond
+# them (very sparse timestamps, huge label maps) lookups fall back to binary search.
+DENSE_TABLE_LIMIT = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def _index_ground_truth(
     spans = np.array([t[-1] - t[0] + 1 if len(t) else 0 for t in key_times], np.int64)
     slot_base = np.cumsum(spans) - spans
     slot_key = None
-    if 0 < spans.sum() <= 4 * len(key_video) + 1_000_000:
+    if 0 < spans.sum() <= min(4 * len(key_video) + 1_000_000, DENSE_TABLE_LIMIT):
         slot_key = np.full(int(spans.sum()), -1, np.int64)
         slots = slot_base[key_video] + key_time - first_time[key_video]
         slot_key[slots] = np.where(is_excluded, -1, np.arange(len(key_video)))
@@ -161,7 +164,7 @@ def _index_ground_truth(
     code = code[by_code]
     n_codes = len(key_video) * n_classes
     group_first = None
-    if n_codes <= 50_000_000:
+    if n_codes <= DENSE_TABLE_LIMIT:
         group_first = np.zeros(n_codes + 1, np.int64)
         np.cumsum(np.bincount(code, minlength=n_codes), out=group_first[1:])
     return _GroundTruth(

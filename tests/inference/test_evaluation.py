@@ -3,6 +3,7 @@ and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -12,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.ava import parse_labelmap, read_labelmap
-from inference.evaluation import DEFAULT_LABELMAP, evaluate_files
+from inference import evaluation
+from inference.ava import parse_labelmap, read_ava_csv, read_labelmap
+from inference.evaluation import DEFAULT_LABELMAP, evaluate_files, evaluate_frame_ap
 from tests.inference.ava_eval_reference import reference_frame_ap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,6 +260,60 @@ def test_it_agrees_when_detections_come_grouped_in_large_batches(tmp_path):
     result = evaluate(tmp_path, gt, det)
     mean_ap, _, _ = reference_frame_ap(tmp_path / "gt.csv", tmp_path / "det.csv", (A, B, C))
     assert result.mean_ap == pytest.approx(mean_ap, abs=1e-9)
+
+
+def test_it_agrees_with_binary_search_lookups_for_sparse_keys(tmp_path, monkeypatch):
+    # Dense lookup tables disabled: (video, time) and (key, class) lookups use binary search.
+    monkeypatch.setattr(evaluation, "DENSE_TABLE_LIMIT", 0)
+    rng = np.random.default_rng(7)
+    gt, det, excluded = random_case(rng, tmp_path)
+    gt.append(row("vid0", 4_000_000, (0.1, 0.1, 0.5, 0.5), A, 0))
+    det.append(row("vid0", 4_000_000, (0.1, 0.1, 0.5, 0.5), A, 0.42))
+    # keys between and beyond the ground truth's, to be ignored
+    det += [row("vid0", t, (0.1, 0.1, 0.5, 0.5), A, 1.5 + t / 1e7) for t in (0, 950, 5_000_000)]
+    result = evaluate(tmp_path, gt, det, excluded=excluded)
+    mean_ap, _, _ = reference_frame_ap(
+        tmp_path / "gt.csv", tmp_path / "det.csv", (A, B, C), excluded
+    )
+    assert result.mean_ap == pytest.approx(mean_ap, abs=1e-9)
+
+
+def slices(rows, bounds):
+    """The rows cut at the given positions, as separate batches."""
+    parts = []
+    for start, stop in zip([0, *bounds], [*bounds, len(rows)], strict=True):
+        index = np.arange(start, stop)
+        parts.append(
+            dataclasses.replace(
+                rows,
+                video=rows.video[index],
+                timestamp=rows.timestamp[index],
+                box=rows.box[index],
+                action=rows.action[index],
+                value=rows.value[index],
+                columns=rows.columns[index],
+                line=rows.line[index],
+            )
+        )
+    return parts
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_it_gives_the_same_result_however_detections_are_batched(tmp_path, grouped):
+    rng = np.random.default_rng(11)
+    gt, det, excluded = random_case(rng, tmp_path, n_videos=4, n_times=10)
+    if grouped:
+        det.sort(key=lambda text: text.split(",")[:2])
+    whole = evaluate(tmp_path, gt, det, excluded=excluded)
+    gt_rows = read_ava_csv(tmp_path / "gt.csv", "gt")
+    det_rows = read_ava_csv(tmp_path / "det.csv", "predictions", validate=False)
+    labelmap = parse_labelmap(LABELMAP_TEXT)
+    for cuts in (1, 7, 60):  # batches cut inside keys as well as between them
+        bounds = sorted(rng.choice(np.arange(1, len(det_rows)), cuts, replace=False).tolist())
+        batched = evaluate_frame_ap(gt_rows, slices(det_rows, bounds), labelmap, excluded)
+        assert batched.ap == whole.ap
+    single = evaluate_frame_ap(gt_rows, det_rows, labelmap, excluded)
+    assert single.ap == whole.ap
 
 
 def test_it_reads_the_default_label_map_with_types_from_the_full_list(tmp_path):
