@@ -738,16 +738,32 @@ def _full_row_format(kind: str) -> str:
     return "%s,%04d,%.3f,%.3f,%.3f,%.3f,%d," + ("%d" if kind == "gt" else "%.6f") + "\n"
 
 
+def _record_line(record: Sequence[Any], kind: str) -> str:
+    """One row from a tuple with missing parts (2 or 7 columns, an empty action)."""
+    text = f"{record[0]},{int(record[1]):04d}"
+    if len(record) >= 6 and record[2] is not None:
+        x1, y1, x2, y2 = (float(c) for c in record[2:6])
+        action = record[6] if len(record) > 6 else None
+        text += f",{x1:.3f},{y1:.3f},{x2:.3f},{y2:.3f}," + ("" if action is None else str(action))
+        if len(record) > 7 and record[7] is not None:
+            text += "," + ("%d" if kind == "gt" else "%.6f") % record[7]
+    return text + "\n"
+
+
 def records_text(records: Sequence[Sequence[Any]], kind: str = "gt") -> str:
     """AVA CSV text straight from tuples, the fast path for database exports.
 
     Each record is ``(video_id, timestamp)`` (a keyframe with no box) or ``(video_id, timestamp,
-    x1, y1, x2, y2, action_id, value)`` with ``value`` the person id (gt) or score.
+    x1, y1, x2, y2, action_id, value)`` with ``value`` the person id (gt) or score; an
+    ``action_id`` of ``None`` leaves the column empty (person boxes), a ``value`` of ``None`` or
+    a 7-item record gives a 7-column row, a box of ``None`` a 2-column row.
     """
     _check_kind(kind)
     full = _full_row_format(kind)
     return "".join(
-        full % record if len(record) == 8 else f"{record[0]},{record[1]:04d}\n"
+        full % tuple(record)
+        if len(record) == 8 and record[6] is not None and record[7] is not None
+        else _record_line(record, kind)
         for record in records
     )
 

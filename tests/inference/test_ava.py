@@ -87,6 +87,24 @@ def test_it_writes_records_in_ava_formatting():
     assert ava.csv_text(rows, "predictions").splitlines()[0].endswith(",3,7.000000")
 
 
+def test_it_formats_database_tuples_directly():
+    records = [
+        ("v", 902, 0.1, 0.25, 0.5, 1.0, 3, 7),
+        ("v", 903),
+        ("w", 1000, 0.1, 0.2, 0.3, 0.4, 4),
+        ("w", 1001, 0.1, 0.2, 0.3, 0.4, 4, None),
+        ("w", 1002, None, None, None, None, None, None),
+    ]
+    assert ava.records_text(records, "gt") == (
+        "v,0902,0.100,0.250,0.500,1.000,3,7\nv,0903\nw,1000,0.100,0.200,0.300,0.400,4\n"
+        "w,1001,0.100,0.200,0.300,0.400,4\nw,1002\n"
+    )
+    boxes = [("v", 902, 0.1, 0.2, 0.3, 0.4, None, 0.98765432)]
+    assert ava.records_text(boxes, "person-boxes") == "v,0902,0.100,0.200,0.300,0.400,,0.987654\n"
+    # what records_text writes, read_ava_csv reads back
+    assert ava.csv_text(ava.rows_from_records(records)) == ava.records_text(records)
+
+
 def test_it_skips_blank_lines_and_keeps_line_numbers(tmp_path):
     text = "v,0902,0.1,0.1,0.5,0.5,1,0\n\nv,0903\n\nv,0904,0.1,0.1,0.5,0.5,1,0\n"
     rows = ava.read_ava_csv(write(tmp_path, text))
