@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import ValidationError
 
@@ -149,42 +150,6 @@ def _gt_label_filter(prefix: str = "") -> Q:
 EXPORT_CHUNK = 20_000
 
 
-def _ava_rows(records: list[tuple]) -> Any:
-    """Columns for inference.ava's writer from database tuples (8-column or 2-column rows)."""
-    import numpy as np
-
-    from inference.ava import NO_ACTION, AvaRows
-
-    count = len(records)
-    if count and len(records[0]) == 2:
-        videos, index = np.unique(
-            np.array([record[0] for record in records], dtype=object), return_inverse=True
-        )
-        nan = np.full(count, np.nan)
-        return AvaRows(
-            videos=tuple(videos.tolist()),
-            video=index.astype(np.int32),
-            timestamp=np.array([record[1] for record in records], dtype=np.int64),
-            box=np.full((count, 4), np.nan),
-            action=np.full(count, NO_ACTION, dtype=np.int64),
-            value=nan,
-            columns=np.full(count, 2, dtype=np.int8),
-            line=np.zeros(count, dtype=np.int64),
-        )
-    video, timestamp, x1, y1, x2, y2, action, value = zip(*records, strict=True)
-    videos, index = np.unique(np.array(video, dtype=object), return_inverse=True)
-    return AvaRows(
-        videos=tuple(videos.tolist()),
-        video=index.astype(np.int32),
-        timestamp=np.array(timestamp, dtype=np.int64),
-        box=np.column_stack([np.array(c, dtype=np.float64) for c in (x1, y1, x2, y2)]),
-        action=np.array(action, dtype=np.int64),
-        value=np.array([np.nan if v is None else v for v in value], dtype=np.float64),
-        columns=np.full(count, 8, dtype=np.int8),
-        line=np.zeros(count, dtype=np.int64),
-    )
-
-
 def _raw_rows(queryset: QuerySet, chunk: int = EXPORT_CHUNK) -> Iterator[tuple]:
     """Rows of a values_list queryset straight from the database cursor (no per-row ORM work)."""
     sql, params = queryset.query.sql_with_params()
@@ -202,84 +167,72 @@ def ava_export_lines(
     model_version: ModelVersion | None = None,
     reviewed_only: bool = False,
 ) -> Iterator[str]:
-    """AVA CSV text of a dataset, in chunks of lines, in (video, timestamp, box, action) order.
+    """AVA CSV text of a dataset in chunks, ordered by video id, timestamp, box, label.
 
     `human` exports ground truth as DESIGN.md defines it: human, imported, accepted or edited boxes
-    and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row.
-    `model` exports a model version's scores (all of them where the full vector is stored).
+    and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row
+    (a box without a person id gets -1). `model` exports a model version's scores (all of them
+    where the full vector is stored).
     """
-    from inference.ava import csv_text
-
-    def format_gt_rows(records: list[tuple]) -> str:
-        return csv_text(_ava_rows(records), "gt")
-
-    def format_prediction_rows(records: list[tuple]) -> str:
-        return csv_text(_ava_rows(records), "predictions")
-
     keyframes = Keyframe.objects.filter(video__dataset=dataset)
     if source == "human" or reviewed_only:
         keyframes = keyframes.filter(status=Keyframe.Status.REVIEWED)
     if source == "human":
-        yield from _export_ground_truth(keyframes, format_gt_rows)
+        yield from _export_ground_truth(dataset, keyframes)
     else:
-        yield from _export_model(dataset, keyframes, model_version, format_prediction_rows)
+        yield from _export_model(dataset, keyframes, model_version)
 
 
-def _export_ground_truth(keyframes: QuerySet[Keyframe], format_gt_rows: Any) -> Iterator[str]:
-    order = (
-        "box__keyframe__video__video_id",
-        "box__keyframe__timestamp",
-        "box_id",
-        "action__action_id",
-    )
-    labels = (
-        BoxLabel.objects.filter(_gt_label_filter(), box__keyframe__in=keyframes)
-        .filter(_gt_label_filter("box__"))
-        .order_by(*order)
-        .values_list(
-            "box__keyframe__video__video_id",
-            "box__keyframe__timestamp",
-            "box__x1",
-            "box__y1",
-            "box__x2",
-            "box__y2",
-            "action__action_id",
-            "box__person_id",
+def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Iterator[str]:
+    from inference.ava import records_text
+
+    # One video at a time: each query walks the (video, timestamp) index in order, so the
+    # database sorts only the few labels of a keyframe, never the whole dataset.
+    videos = dataset.videos.order_by("video_id").values_list("pk", "video_id")
+    for video_pk, video_id in list(videos):
+        labels = (
+            BoxLabel.objects.filter(
+                _gt_label_filter(), box__keyframe__in=keyframes.filter(video_id=video_pk)
+            )
+            .filter(_gt_label_filter("box__"))
+            .order_by("box__keyframe__timestamp", "box_id", "id")
+            .values_list(
+                "box__keyframe__timestamp",
+                "box__x1",
+                "box__y1",
+                "box__x2",
+                "box__y2",
+                "action__action_id",
+                Coalesce("box__person_id", -1),
+            )
         )
-    )
-    labels = _raw_rows(labels)
-    keys = keyframes.order_by("video__video_id", "timestamp").values_list(
-        "video__video_id", "timestamp"
-    )
-    # Merge the two ordered streams so a keyframe without labels becomes a 2-column row in place.
-    label_row = next(labels, None)
-    gt_rows: list[tuple] = []
-    for key in _raw_rows(keys):
-        if label_row is None or (label_row[0], label_row[1]) != key:
-            if gt_rows:
-                yield format_gt_rows(gt_rows)
-                gt_rows = []
-            yield format_gt_rows([key])
-            continue
-        while label_row is not None and (label_row[0], label_row[1]) == key:
-            gt_rows.append(label_row)
-            label_row = next(labels, None)
-        if len(gt_rows) >= EXPORT_CHUNK:
-            yield format_gt_rows(gt_rows)
-            gt_rows = []
-    if gt_rows:
-        yield format_gt_rows(gt_rows)
+        timestamps = (
+            keyframes.filter(video_id=video_pk).order_by("timestamp").values_list("timestamp")
+        )
+        # Merge the two ordered streams: a keyframe without labels becomes a 2-column row in place.
+        label_rows = _raw_rows(labels)
+        row = next(label_rows, None)
+        records: list[tuple] = []
+        for (timestamp,) in _raw_rows(timestamps):
+            if row is None or row[0] != timestamp:
+                records.append((video_id, timestamp))
+            while row is not None and row[0] == timestamp:
+                records.append((video_id, *row))
+                row = next(label_rows, None)
+            if len(records) >= EXPORT_CHUNK:
+                yield records_text(records, "gt")
+                records = []
+        if records:
+            yield records_text(records, "gt")
 
 
 def _export_model(
-    dataset: Dataset,
-    keyframes: QuerySet[Keyframe],
-    model_version: ModelVersion | None,
-    format_prediction_rows: Any,
+    dataset: Dataset, keyframes: QuerySet[Keyframe], model_version: ModelVersion | None
 ) -> Iterator[str]:
     import numpy as np
 
     from annotator.errors import ApplicationError
+    from inference.ava import records_text
 
     model_version = model_version or dataset.active_model_version
     if model_version is None:
@@ -324,7 +277,7 @@ def _export_model(
             (video_id, timestamp, x1, y1, x2, y2, action_id, score) for action_id, score in pairs
         )
         if len(rows) >= EXPORT_CHUNK:
-            yield format_prediction_rows(rows)
+            yield records_text(rows, "predictions")
             rows = []
     if rows:
-        yield format_prediction_rows(rows)
+        yield records_text(rows, "predictions")

@@ -44,6 +44,19 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return number
 
 
+def env_float(name: str, default: float, minimum: float = 0.0, maximum: float = 1.0) -> float:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected a number") from None
+    if not minimum <= number <= maximum:
+        raise ImproperlyConfigured(f"{name}={value!r}: must be in [{minimum}, {maximum}]")
+    return number
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -67,7 +80,9 @@ def database_from_url(url: str) -> dict[str, object]:
             "OPTIONS": {
                 "timeout": 30,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+                ),
             },
         }
     if parsed.scheme in ("postgres", "postgresql"):
@@ -218,6 +233,19 @@ JOB_SOFT_TIME_LIMIT_SECONDS = env_int("JOB_SOFT_TIME_LIMIT_SECONDS", 6 * 3600, m
 JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 6 * 3600 + 300, minimum=1)
 # Redis re-delivers an unacknowledged task after this many seconds (acks_late tasks).
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
+
+# Pre-annotation (annotator.services.preannotate): keyframes per written batch, the score from
+# which a model's label is shown as a suggestion, and the device ("" picks CUDA when present).
+PREANNOTATE_BATCH_SIZE = env_int("PREANNOTATE_BATCH_SIZE", 8, minimum=1)
+PREANNOTATE_DISPLAY_FLOOR = env_float("PREANNOTATE_DISPLAY_FLOOR", 0.2)
+INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "")
+# Person detector: a torchvision Faster R-CNN whose COCO weights are a local file (or in
+# torchvision's cache); MIN_SIZE 0 keeps the builder's input size.
+PERSON_DETECTOR_ARCH = env_str("PERSON_DETECTOR_ARCH", "fasterrcnn_resnet50_fpn")
+PERSON_DETECTOR_WEIGHTS = env_str("PERSON_DETECTOR_WEIGHTS", "")
+PERSON_DETECTOR_THRESHOLD = env_float("PERSON_DETECTOR_THRESHOLD", 0.8)
+PERSON_DETECTOR_MIN_SIZE = env_int("PERSON_DETECTOR_MIN_SIZE", 0)
+PERSON_DETECTOR_MAX_BOXES = env_int("PERSON_DETECTOR_MAX_BOXES", 50, minimum=1)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
