@@ -53,8 +53,12 @@ def read_index(image: np.ndarray) -> int:
     return index
 
 
-def frame_index(frame: Frame) -> int:
+def pixel_index(frame: Frame) -> int:
     return read_index(frame.image.to_ndarray(format="rgb24"))
+
+
+def decoded_index(frame: Frame) -> int:
+    return frame.index
 
 
 def shown_at(frame_times: list[Fraction], t: Fraction) -> int:
@@ -85,7 +89,7 @@ def test_it_picks_the_frames_the_clip_rule_names(
     frame_times = [k / fps for k in range(count)]
     requests = {ts: SPEC.fast_times(video.keyframe_file_time(ts)) for ts in (0, 1, 2, 3)}
 
-    clips = dict(video.gather_frames(video.iter_frames(path), requests, frame_index))
+    clips = dict(video.gather_frames(video.iter_frames(path), requests, pixel_index))
 
     for ts, times in requests.items():
         assert clips[ts] == [shown_at(frame_times, t) for t in times], ts
@@ -98,7 +102,7 @@ def test_it_subtracts_the_time_offset(tmp_path: Path) -> None:
     path = write_index_video(tmp_path / "index.mp4", 25, 75)
     requests = {ts: SPEC.fast_times(video.keyframe_file_time(ts, 900)) for ts in (901, 902)}
 
-    clips = dict(video.gather_frames(video.iter_frames(path), requests, frame_index))
+    clips = dict(video.gather_frames(video.iter_frames(path), requests, pixel_index))
 
     frame_times = [Fraction(k, 25) for k in range(75)]
     assert clips[901] == [shown_at(frame_times, t) for t in SPEC.fast_times(Fraction(1))]
@@ -116,7 +120,7 @@ def test_it_uses_presentation_times_of_a_variable_frame_rate_video(tmp_path: Pat
     selected = {}
     for frame, positions in video.select_frames(video.iter_frames(path), times):
         for position in positions:
-            selected[position] = frame_index(frame)
+            selected[position] = pixel_index(frame)
 
     assert [selected[p] for p in range(len(times))] == [shown_at(frame_times, t) for t in times]
     info = video.probe(path)
@@ -150,7 +154,7 @@ def test_it_decodes_once_and_streams_clips_while_decoding() -> None:
     decoded_when_yielded = []
 
     for _ts, frames in video.gather_frames(
-        video.iter_frames(POOL, stats=stats), requests, lambda frame: frame.index
+        video.iter_frames(POOL, stats=stats), requests, decoded_index
     ):
         decoded_when_yielded.append(stats.frames_decoded)
         assert len(frames) == 32
@@ -179,14 +183,10 @@ def test_it_converts_each_selected_frame_once() -> None:
 def test_it_gives_an_empty_request_no_frames() -> None:
     clips = dict(
         video.gather_frames(
-            video.iter_frames(POOL), {"none": [], "one": [Fraction(1)]}, frame_index_of
+            video.iter_frames(POOL), {"none": [], "one": [Fraction(1)]}, decoded_index
         )
     )
     assert clips == {"none": [], "one": [30]}
-
-
-def frame_index_of(frame: Frame) -> int:
-    return frame.index
 
 
 @pytest.mark.parametrize(
@@ -304,7 +304,7 @@ def test_it_lists_default_keyframes() -> None:
 def test_it_leaves_the_rest_of_the_video_to_the_caller() -> None:
     frames = video.iter_frames(POOL)
 
-    clips = dict(video.gather_frames(frames, {1: [Fraction(1)]}, frame_index_of))
+    clips = dict(video.gather_frames(frames, {1: [Fraction(1)]}, decoded_index))
     rest = [frame.index for frame in frames]
 
     assert clips == {1: [30]}
