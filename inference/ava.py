@@ -110,6 +110,10 @@ class AvaFormatError(ValueError):
         super().__init__(text)
 
 
+class _NeedsExactParse(Exception):
+    """The fast path found a problem that the exact path must locate."""
+
+
 @dataclass(frozen=True, eq=False)
 class AvaRows:
     """Rows of one AVA CSV file as numpy columns, in file order."""
@@ -191,10 +195,14 @@ def _check_kind(kind: str) -> str:
 
 def _peek_width(path: Path) -> tuple[int, bool]:
     """(width of the file's box rows: 8 or 7, or 2 when the first lines have only 2 columns,
-    whether the first lines mix widths)."""
+    whether the first lines mix widths). Raises _NeedsExactParse when they are not text."""
     widths = set()
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        for text in itertools.islice(handle, _PEEK_LINES):
+    with open(path, "rb") as handle:
+        for line in itertools.islice(handle, _PEEK_LINES):
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _NeedsExactParse from None
             widths.add(text.rstrip("\r\n").count(",") + 1 if text.strip() else 0)
     widths.discard(0)
     mixed = len(widths) > 1
@@ -276,20 +284,33 @@ def _rows_from_python(
     )
 
 
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each line; a line the csv module cannot split is an error."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle)
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise AvaFormatError([f"{path}:{reader.line_num}: cannot parse: {error}"]) from None
+            yield reader.line_num, fields
+
+
 def _read_python(path: Path, kind: str) -> tuple[AvaRows, list[_Problem]]:
     """Slow, exact path: every row parsed in Python, every structural error collected."""
     parsed = []
     lines = []
     problems: list[_Problem] = []
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        for number, fields in enumerate(csv.reader(handle), start=1):
-            if not fields:
-                continue
-            row, row_errors = _parse_special(fields, kind, f"{path}:{number}")
-            problems.extend((number, 0, message) for message in row_errors)
-            if row is not None:
-                parsed.append(row)
-                lines.append(number)
+    for number, fields in _csv_rows(path):
+        if not fields:
+            continue
+        row, row_errors = _parse_special(fields, kind, f"{path}:{number}")
+        problems.extend((number, 0, message) for message in row_errors)
+        if row is not None:
+            parsed.append(row)
+            lines.append(number)
     return _rows_from_python(parsed, lines), problems
 
 
@@ -318,14 +339,19 @@ def _arrow_options(
 
 def _arrow_read(
     path: Path, names: list[str], threads: bool
-) -> tuple[pa.Table, list[tuple[int | None, str]]]:
-    odd: list[tuple[int | None, str]] = []
+) -> tuple[pa.Table, list[tuple[int | None, str | None]]]:
+    odd: list[tuple[int | None, str | None]] = []
 
     def on_odd_row(row: Any) -> str:
-        odd.append((row.number, row.text))
+        try:
+            odd.append((row.number, row.text))
+        except UnicodeDecodeError:
+            odd.append((row.number, None))  # not text: the exact path reports it
         return "skip"
 
     table = pa_csv.read_csv(path, **_arrow_options(names, threads, on_odd_row))
+    if any(text is None for _, text in odd):
+        raise _NeedsExactParse
     return table, odd
 
 
@@ -401,14 +427,14 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
     """
     if os.path.getsize(path) == 0:
         return _empty_rows(), [], 0
-    width, mixed = _peek_width(path)
-    names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
     try:
+        width, mixed = _peek_width(path)
+        names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
         # Rows of an odd width get line numbers only from a single-threaded read.
         table, odd = _arrow_read(path, names, threads=not mixed)
         if odd and not mixed:
             table, odd = _arrow_read(path, names, threads=False)
-    except (pa.ArrowInvalid, UnicodeDecodeError):
+    except (pa.ArrowInvalid, UnicodeDecodeError, _NeedsExactParse):
         rows, slow_problems = _read_python(path, kind)
         return rows, slow_problems, len(slow_problems)
     rows, empty, blank = _convert(table, width, kind)
@@ -468,16 +494,20 @@ def iter_ava_batches(
     path = Path(path)
     if os.path.getsize(path) == 0:
         return
-    width, _ = _peek_width(path)
-    names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
-    odd: list[str] = []
+    odd: list[str | None] = []
 
     def on_odd_row(row: Any) -> str:
-        odd.append(row.text)
+        try:
+            odd.append(row.text)
+        except UnicodeDecodeError:
+            odd.append(None)  # not text: the exact path reports it
         return "skip"
 
     yielded = 0
+    width = 8
     try:
+        width, _ = _peek_width(path)
+        names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
         options = _arrow_options(names, True, on_odd_row, block_size)
         for batch in pa_csv.open_csv(path, **options):
             rows, empty, blank = _convert(batch, width, kind)
@@ -489,6 +519,8 @@ def iter_ava_batches(
             yield rows
         parsed = []
         for text in odd:
+            if text is None:
+                raise _NeedsExactParse
             fields = next(csv.reader([text])) if text else []
             if fields:
                 row, row_errors = _parse_special(fields, kind, str(path))
@@ -507,10 +539,6 @@ def iter_ava_batches(
         main_rank = np.cumsum(rows.columns == width)
         not_yet = (rows.columns != width) | (main_rank > yielded)
         yield _replace(_take(rows, not_yet), line=np.zeros(int(not_yet.sum()), np.int64))
-
-
-class _NeedsExactParse(Exception):
-    """The fast path found a problem that the exact path must locate."""
 
 
 def _drop_unused_videos(rows: AvaRows) -> AvaRows:
@@ -688,27 +716,26 @@ def read_excluded(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
     keyframes: list[tuple[str, int]] = []
     errors: list[str] = []
     seen: dict[tuple[str, int], int] = {}
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, fields in enumerate(csv.reader(handle), start=1):
-            if not fields:
-                continue
-            where = f"{path}:{number}"
-            if len(fields) != 2:
-                errors.append(f"{where}: expected 2 columns, got {len(fields)}")
-                continue
-            timestamp, error = _field_errors("timestamp", fields[1], integer=True, required=True)
-            if error or timestamp is None:
-                errors.append(f"{where}: {error}")
-                continue
-            if timestamp < 0:
-                errors.append(f"{where}: field 'timestamp' = {fields[1]!r}: must be >= 0")
-                continue
-            key = (fields[0], int(timestamp))
-            if key in seen:
-                errors.append(f"{where}: duplicate row: same keyframe as line {seen[key]}")
-                continue
-            seen[key] = number
-            keyframes.append(key)
+    for number, fields in _csv_rows(path):
+        if not fields:
+            continue
+        where = f"{path}:{number}"
+        if len(fields) != 2:
+            errors.append(f"{where}: expected 2 columns, got {len(fields)}")
+            continue
+        timestamp, error = _field_errors("timestamp", fields[1], integer=True, required=True)
+        if error or timestamp is None:
+            errors.append(f"{where}: {error}")
+            continue
+        if timestamp < 0:
+            errors.append(f"{where}: field 'timestamp' = {fields[1]!r}: must be >= 0")
+            continue
+        key = (fields[0], int(timestamp))
+        if key in seen:
+            errors.append(f"{where}: duplicate row: same keyframe as line {seen[key]}")
+            continue
+        seen[key] = number
+        keyframes.append(key)
     if errors:
         raise AvaFormatError(errors)
     return keyframes

@@ -4,6 +4,7 @@ and the CLI."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import math
 import subprocess
@@ -408,6 +409,16 @@ def test_cli_rejects_bad_input_with_file_and_line(tmp_path, which, text, message
     assert message in done.stderr
     assert str(tmp_path) in done.stderr
     assert done.stdout == ""
+
+
+def test_cli_rejects_a_file_that_is_not_text(tmp_path):
+    (tmp_path / "gt.csv").write_text(row("v", 902, BOX, A, 0) + "\n")
+    packed = gzip.compress(b"v,0902,0.1,0.1,0.5,0.5,1,0.9\n" * 50, mtime=0)
+    (tmp_path / "det.csv.gz").write_bytes(packed)
+    done = run_cli("-g", tmp_path / "gt.csv", "-d", tmp_path / "det.csv.gz")
+    assert done.returncode == 1
+    assert f"error: {tmp_path / 'det.csv.gz'}:1: field 'timestamp' = " in done.stderr
+    assert "Traceback" not in done.stderr and "Exception" not in done.stderr
 
 
 def test_cli_reports_a_missing_file(tmp_path):
