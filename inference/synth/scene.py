@@ -98,16 +98,18 @@ MATERIALS = ("shirt", "pants", "skin", "hair", "shoes", "prop")
 
 @dataclass(frozen=True)
 class PersonView:
-    """A person as seen in one frame: parts in drawing order, box, seat, labels."""
+    """A person as seen in one frame: body parts, drawing order, box, seat, labels."""
 
     person_id: int
     depth: float
     origin: tuple[float, float]  # screen position of the feet, for texture placement
     scale: float  # height in pixels
-    # (K, 5) pixels: x1, y1, x2, y2, radius of a capsule from (x1, y1) to (x2, y2), or of a
-    # rectangle when the radius is 0; in drawing order.
+    # (PARTS, 5) float32 pixels, the same part in the same row in every frame: x1, y1, x2, y2,
+    # radius of a capsule from (x1, y1) to (x2, y2); the last row is the carried prop, a
+    # rectangle (radius 0), meaningful only when `order` lists it.
     parts: np.ndarray = field(repr=False)
-    materials: np.ndarray = field(repr=False)  # (K,) material codes, see MATERIALS
+    materials: np.ndarray = field(repr=False)  # (PARTS,) material codes, see MATERIALS
+    order: np.ndarray = field(repr=False)  # rows of `parts` to draw, far to near
     seat: tuple[float, float, float, float] | None
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels, clipped to the frame
     labels: tuple[str, ...]
@@ -313,14 +315,17 @@ def _view(scene: Scene, person: Person, t: float) -> PersonView:
     ends = np.concatenate([screen[_PART_A], screen[_PART_B]], axis=1)  # (K, 6)
     depth_of_part = 0.5 * (ends[:, 2] + ends[:, 5]) - _PART_DEPTH_BIAS  # (K,)
     codes = _part_codes(person.appearance) + (_PART_LIMB & (depth_of_part < -0.03))
-    parts = np.concatenate([ends[:, [0, 1, 3, 4]], scale * _PART_RADIUS[:, None]], axis=1)
     order = np.lexsort((_PART_ORDER, depth_of_part))
-    parts, codes = parts[order], codes[order]
     sx, sy = screen[:, 0], screen[:, 1]
+    # Props are held in front of the body: drawn last.
+    prop_rect = _prop(prop, sx, sy, scale) if prop is not None else np.zeros(5)
+    parts = np.empty((len(_PARTS) + 1, 5), dtype=np.float32)
+    parts[:-1, :4] = ends[:, [0, 1, 3, 4]]
+    parts[:-1, 4] = scale * _PART_RADIUS
+    parts[-1] = prop_rect
+    codes = np.append(codes, 2 * MATERIALS.index("prop"))
     if prop is not None:
-        # Props are held in front of the body: drawn last.
-        parts = np.concatenate([parts, _prop(prop, sx, sy, scale)[None, :]])
-        codes = np.append(codes, 2 * MATERIALS.index("prop"))
+        order = np.append(order, len(_PARTS))
 
     seat = None
     if seated:
@@ -333,8 +338,9 @@ def _view(scene: Scene, person: Person, t: float) -> PersonView:
         scale=scale,
         parts=parts,
         materials=codes,
+        order=order,
         seat=seat,
-        box=_box(parts, scene.width, scene.height),
+        box=_box(parts[order], scene.width, scene.height),
         labels=labels,
     )
 
@@ -352,7 +358,7 @@ def _prop(prop: str, sx: np.ndarray, sy: np.ndarray, scale: float) -> np.ndarray
 
 
 def _box(parts: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
-    """Tight box around every drawn part, clipped to the frame."""
+    """Tight box around the parts (rows x1, y1, x2, y2, radius), clipped to the frame."""
     radius = parts[:, 4:5]
     x1, y1 = (np.minimum(parts[:, 0:2], parts[:, 2:4]) - radius).min(axis=0).tolist()
     x2, y2 = (np.maximum(parts[:, 0:2], parts[:, 2:4]) + radius).max(axis=0).tolist()

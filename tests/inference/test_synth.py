@@ -239,6 +239,19 @@ def test_rendered_frames_are_the_decoded_frames_and_boxes_hold_each_person(tmp_p
                 assert iou(pixel_box(visible), pixels) > 0.9
 
 
+def test_frames_drawn_together_equal_frames_drawn_alone() -> None:
+    scene = SynthConfig(seed=2, seconds=3, people=(4, 4), width=320, height=180).scene(0)
+    renderer = Renderer(scene)
+    masks = [np.zeros((180, 320), np.uint8) for _ in range(6)]
+    together = renderer.frames(20, 6, masks)
+    for k, buffer in enumerate(together):
+        mask = np.zeros((180, 320), np.uint8)
+        assert np.array_equal(buffer, renderer.frame(20 + k, mask))
+        assert np.array_equal(masks[k], mask)
+    assert len(np.unique(masks[0])) == 5  # four people in view
+    assert not np.array_equal(together[0], together[5])
+
+
 @pytest.mark.parametrize(("recall", "precision", "jitter"), [(0.7, 0.8, 0.04), (0.95, 0.6, 0.0)])
 def test_person_boxes_have_the_recall_and_precision_asked_for(
     tmp_path: Path, recall: float, precision: float, jitter: float
