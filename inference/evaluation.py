@@ -310,7 +310,7 @@ class _DetectionPool:
         self.seen[run_keys] = True
         self.parts.append(rows)
 
-    def chunks(self, rows: int = 1 << 18) -> Iterator[tuple[np.ndarray, ...]]:
+    def chunks(self, chunk_rows: int = 1 << 18) -> Iterator[tuple[np.ndarray, ...]]:
         """Capped (key, class, score, box) in chunks of whole keys, emptying the pool."""
         if self.held is not None:
             self._release(self.held, np.zeros(1, np.int64))
@@ -322,12 +322,15 @@ class _DetectionPool:
             key, cls, score, box = key[order], cls[order], score[order], box[order]
             top = _top_per_run(_run_starts(key), score, MAX_DETECTIONS_PER_KEY)
             parts = [(key[top], cls[top], score[top], box[top])]
+        parts.reverse()  # popped from the end, so that each part is freed once it is used
+        chunk: list[tuple[np.ndarray, ...]] = []
+        size = 0
         while parts:
-            taken = 1
-            while taken < len(parts) and sum(len(p[0]) for p in parts[:taken]) < rows:
-                taken += 1
-            chunk, parts = parts[:taken], parts[taken:]
-            yield tuple(np.concatenate(c) for c in zip(*chunk, strict=True))
+            chunk.append(parts.pop())
+            size += len(chunk[-1][0])
+            if not parts or size >= chunk_rows:
+                yield tuple(np.concatenate(c) for c in zip(*chunk, strict=True))
+                chunk, size = [], 0
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
