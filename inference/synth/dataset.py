@@ -294,7 +294,7 @@ def detect(
                 if _iou(candidate, gt[None, :])[0] >= 0.6:
                     box = candidate
                     break
-            score = float(rng.beta(6.0, 1.3))
+            score = min(max(float(rng.beta(6.0, 1.3)), 0.01), 1.0)
             found.append((keyframe.timestamp, tuple(box.tolist()), score, True))
             boxes_at[keyframe.timestamp].append(box)
             hits += 1
@@ -329,7 +329,7 @@ def detect(
                 continue
             if len(others) and _iou(box, others).max() >= 0.5:
                 continue
-            score = float(rng.beta(2.0, 2.5))
+            score = min(max(float(rng.beta(2.0, 2.5)), 0.01), 1.0)
             found.append((keyframe.timestamp, tuple(box.tolist()), score, False))
             boxes_at[keyframe.timestamp].append(box)
             break
