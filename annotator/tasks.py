@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from annotator.models import Job
 from annotator.services.jobs import JobContext, job_run, jobs_sweep
 
 TASK_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@worker_process_init.connect
+def preload_inference(**_: Any) -> None:
+    """Import torch and the model code when a worker process starts rather than inside a job: the
+    first job starts at once, and a time limit never fires inside an import (torch's swallows
+    it)."""
+    import inference.predict  # noqa: F401
 
 
 @shared_task(**TASK_OPTIONS)
@@ -45,6 +54,14 @@ def ingest_video_task(job_id: int) -> None:
     )
 
 
+@shared_task(**TASK_OPTIONS)
+def preannotate_video_task(job_id: int) -> None:
+    """Find person boxes and score them with the dataset's active model (gpu queue)."""
+    from annotator.services.preannotate import video_preannotate
+
+    job_run(job_id=job_id, work=lambda context: video_preannotate(context=context))
+
+
 @shared_task
 def jobs_sweep_task() -> list[int]:
     """Re-queue jobs whose worker stopped renewing the lease."""
@@ -54,4 +71,5 @@ def jobs_sweep_task() -> list[int]:
 TASKS_BY_JOB_TYPE = {
     Job.Type.IMPORT: import_ava_task,
     Job.Type.INGEST: ingest_video_task,
+    Job.Type.PREANNOTATE: preannotate_video_task,
 }

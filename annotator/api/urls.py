@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import views
+from annotator.api import preannotation, views
 
 urlpatterns = [
     path("health/", views.HealthApi.as_view(), name="api-health"),
@@ -24,6 +24,11 @@ urlpatterns = [
     path("actions/", views.ActionListApi.as_view(), name="api-actions"),
     path("videos/", views.VideoListApi.as_view(), name="api-videos"),
     path("videos/<int:video_id>/", views.VideoDetailApi.as_view(), name="api-video"),
+    path(
+        "videos/<int:video_id>/preannotate/",
+        preannotation.VideoPreannotateApi.as_view(),
+        name="api-video-preannotate",
+    ),
     path("keyframes/", views.KeyframeListApi.as_view(), name="api-keyframes"),
     path("keyframes/<int:keyframe_id>/", views.KeyframeDetailApi.as_view(), name="api-keyframe"),
     path(

@@ -45,6 +45,7 @@ MATRIX = [
     ("post", "/api/v1/videos/", False, True),
     ("get", "/api/v1/videos/{video}/", True, True),
     ("delete", "/api/v1/videos/{video}/", False, True),
+    ("post", "/api/v1/videos/{video}/preannotate/", False, True),
     ("get", "/api/v1/keyframes/", True, True),
     ("get", "/api/v1/keyframes/{keyframe}/", True, True),
     ("patch", "/api/v1/keyframes/{keyframe}/", False, True),

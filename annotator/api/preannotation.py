@@ -1,0 +1,50 @@
+"""REST: start pre-annotation of a video (managers); the job endpoints report its progress."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api.permissions import IsManager
+from annotator.api.serializers import JobOutput
+from annotator.models import Video
+from annotator.services.preannotate import BOX_SOURCES, preannotate_start
+
+
+class VideoPreannotateApi(APIView):
+    """Queue a pre-annotation job; 409 names the job while one is queued or running."""
+
+    permission_classes = [IsManager]
+
+    class Input(serializers.Serializer):
+        include_reviewed = serializers.BooleanField(default=False)
+        person_boxes = serializers.ChoiceField(
+            choices=BOX_SOURCES,
+            default="auto",
+            help_text="auto: an imported AVA person-box file if the video has one, else the "
+            "detector; human: only boxes reviewers drew or accepted",
+        )
+        detector_threshold = serializers.FloatField(
+            required=False, allow_null=True, min_value=0.0, max_value=1.0
+        )
+
+    @extend_schema(
+        request=Input,
+        responses={
+            202: JobOutput,
+            409: inline_serializer(
+                "PreannotationConflict",
+                {"detail": serializers.CharField(), "job": serializers.IntegerField()},
+            ),
+        },
+    )
+    def post(self, request: Request, video_id: int) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        video = get_object_or_404(Video.objects.select_related("dataset"), pk=video_id)
+        job = preannotate_start(video=video, user=request.user, **data.validated_data)
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,449 @@
+"""Pre-annotation: person boxes and the active model's action scores as suggestions for reviewers.
+
+Ground-truth boxes (drawn, imported or accepted by a reviewer) are always scored. Machine boxes come
+from an imported AVA person-box file or the Faster R-CNN person detector, and only where no
+ground-truth box overlaps them (IoU >= 0.5) and no reviewer rejected a box there. The model scores
+every box through `inference.predict.predict_video`, one decode per video. Each box keeps the full
+score vector (float16, label-map order) and gets suggested labels from the display floor up.
+
+Results are written per batch of keyframes. Writing a keyframe first removes the suggestions that
+earlier runs, this job's earlier attempts included, left there untouched, so a re-delivered job
+neither duplicates nor loses rows; what a reviewer accepted, edited or rejected stays, and a
+keyframe reviewed in the meantime is left alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+
+from annotator.errors import ApplicationError, ConflictError
+from annotator.models import (
+    Action,
+    BoxLabel,
+    Job,
+    Keyframe,
+    ModelVersion,
+    PersonBox,
+    Source,
+    State,
+    Video,
+)
+from annotator.services.ingest import MANIFEST, derived_size
+from annotator.services.jobs import JobContext, job_create
+from annotator.services.models import model_version_checkpoint
+from annotator.services.videos import derived_media_dir
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+BOX_SOURCES = ("auto", "imported", "detector", "human")
+OVERLAP_IOU = 0.5
+DETECT_BATCH = 4  # keyframe images per detector call
+MACHINE_SOURCES = (Source.MODEL, Source.DETECTOR)
+
+
+@dataclass(frozen=True)
+class PlannedBox:
+    """A box to score: an existing one (`box_id`) or a new detector box."""
+
+    coords: tuple[float, float, float, float]
+    box_id: int | None = None
+    detector_score: float | None = None
+
+
+def preannotate_start(
+    *,
+    video: Video,
+    user: Any = None,
+    include_reviewed: bool = False,
+    person_boxes: str = "auto",
+    detector_threshold: float | None = None,
+) -> Job:
+    """Queue pre-annotation of a video with its dataset's active model; one active job per video."""
+    if person_boxes not in BOX_SOURCES:
+        raise ApplicationError(f"person_boxes = {person_boxes!r}: expected one of {BOX_SOURCES}")
+    if detector_threshold is not None and not 0.0 <= detector_threshold <= 1.0:
+        raise ApplicationError(f"detector_threshold = {detector_threshold!r}: must be in [0, 1]")
+    if video.status != Video.Status.READY:
+        raise ApplicationError(
+            f"video {video.video_id} is {video.status}; it can be pre-annotated once ingested"
+        )
+    version = video.dataset.active_model_version
+    if version is None:
+        raise ApplicationError(
+            f"dataset {video.dataset.name!r} has no active model version; register one with "
+            "`python manage.py register_model FILE --dataset NAME --activate`"
+        )
+    params = {
+        "video": video.pk,
+        "model_version": version.pk,
+        "include_reviewed": include_reviewed,
+        "person_boxes": person_boxes,
+        "detector_threshold": (
+            settings.PERSON_DETECTOR_THRESHOLD if detector_threshold is None else detector_threshold
+        ),
+    }
+    with transaction.atomic():
+        # The row lock makes concurrent starts queue on PostgreSQL; SQLite's IMMEDIATE
+        # transactions already run one writer at a time.
+        Video.objects.select_for_update().filter(pk=video.pk).first()
+        running = (
+            Job.objects.filter(video=video, job_type=Job.Type.PREANNOTATE, status__in=Job.ACTIVE)
+            .order_by("created_at")
+            .first()
+        )
+        if running is not None:
+            raise ConflictError(
+                f"video {video.video_id} already has pre-annotation job {running.pk} "
+                f"({running.status})",
+                extra={"job": running.pk},
+            )
+        return job_create(
+            job_type=Job.Type.PREANNOTATE,
+            params=params,
+            user=user,
+            dataset=video.dataset,
+            video=video,
+        )
+
+
+def video_preannotate(*, context: JobContext) -> dict[str, Any]:
+    """Find person boxes and score them for every keyframe of the job's video; write per batch."""
+    job = context.job
+    video = Video.objects.select_related("dataset").get(pk=job.video_id)
+    version = ModelVersion.objects.get(pk=job.params["model_version"])
+    include_reviewed = bool(job.params.get("include_reviewed", False))
+    keyframes = _keyframes_to_annotate(video, include_reviewed)
+    source = _box_source(video, job.params.get("person_boxes", "auto"))
+    device = _device()
+    detections: dict[int, np.ndarray] = {}
+    if source == "detector":
+        threshold = float(job.params.get("detector_threshold", settings.PERSON_DETECTOR_THRESHOLD))
+        detections = _detect(video, keyframes, threshold, device, context)
+    plans = _plan_boxes(video, keyframes, source, detections)
+    writer = _BatchWriter(job, version, include_reviewed)
+    start = 0.3 if source == "detector" else 0.0  # the detector took the first 30 %
+    scored = _score(video, version, keyframes, plans, device, writer, context, start)
+    return {
+        "keyframes": len(keyframes),
+        "person_boxes": source,
+        "frames_decoded": scored,
+        "frame_count": video.frame_count,
+        **writer.totals,
+    }
+
+
+def _device() -> str:
+    import torch
+
+    return settings.INFERENCE_DEVICE or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _keyframes_to_annotate(video: Video, include_reviewed: bool) -> list[Keyframe]:
+    """Keyframes inside the file, without the gold ones (reviewed blind) and, unless asked for,
+    the reviewed ones."""
+    keyframes = video.keyframes.filter(gold=False).order_by("timestamp")
+    if not include_reviewed:
+        keyframes = keyframes.exclude(status=Keyframe.Status.REVIEWED)
+    duration = video.duration or 0.0
+    return [
+        keyframe
+        for keyframe in keyframes
+        if 0 <= keyframe.timestamp - video.time_offset <= duration
+    ]
+
+
+def _imported_boxes() -> Q:
+    """Boxes of an imported AVA person-box file that no reviewer touched (no job made them)."""
+    return Q(source=Source.DETECTOR, job__isnull=True, state=State.SUGGESTED)
+
+
+def _box_source(video: Video, requested: str) -> str:
+    if requested != "auto":
+        return requested
+    imported = PersonBox.objects.filter(_imported_boxes(), keyframe__video=video).exists()
+    return "imported" if imported else "detector"
+
+
+def _is_ground_truth(box: PersonBox) -> bool:
+    if box.state == State.REJECTED:
+        return False
+    return box.source in (Source.HUMAN, Source.IMPORT) or box.state in (
+        State.ACCEPTED,
+        State.EDITED,
+    )
+
+
+def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """IoU of one box (4,) with each of `others` (M, 4), all x1 y1 x2 y2."""
+    if not len(others):
+        return np.zeros(0)
+    x1 = np.maximum(box[0], others[:, 0])
+    y1 = np.maximum(box[1], others[:, 1])
+    x2 = np.minimum(box[2], others[:, 2])
+    y2 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-12)
+
+
+def _overlaps(coords: tuple[float, ...], blockers: Sequence[tuple[float, ...]]) -> bool:
+    ious = box_iou(np.asarray(coords), np.asarray(blockers, dtype=np.float64).reshape(-1, 4))
+    return bool(np.any(ious >= OVERLAP_IOU))
+
+
+def _plan_boxes(
+    video: Video, keyframes: list[Keyframe], source: str, detections: dict[int, np.ndarray]
+) -> dict[int, list[PlannedBox]]:
+    """Per keyframe, the boxes to score: its ground truth, then machine boxes clear of it."""
+    wanted = {keyframe.pk for keyframe in keyframes}
+    existing: dict[int, list[PersonBox]] = {}
+    for box in PersonBox.objects.filter(keyframe__video=video).order_by("keyframe_id", "id"):
+        if box.keyframe_id in wanted:
+            existing.setdefault(box.keyframe_id, []).append(box)
+    plans = {}
+    for keyframe in keyframes:
+        boxes = existing.get(keyframe.pk, [])
+        truth = [box for box in boxes if _is_ground_truth(box)]
+        blockers = [_coords(box) for box in boxes if box in truth or box.state == State.REJECTED]
+        plan = [PlannedBox(coords=_coords(box), box_id=box.pk) for box in truth]
+        if source == "imported":
+            plan.extend(
+                PlannedBox(coords=_coords(box), box_id=box.pk)
+                for box in boxes
+                if box.source == Source.DETECTOR
+                and box.job_id is None
+                and box.state == State.SUGGESTED
+                and not _overlaps(_coords(box), blockers)
+            )
+        elif source == "detector":
+            for x1, y1, x2, y2, score in detections.get(keyframe.pk, np.zeros((0, 5))).tolist():
+                if not _overlaps((x1, y1, x2, y2), blockers):
+                    plan.append(PlannedBox(coords=(x1, y1, x2, y2), detector_score=score))
+        plans[keyframe.pk] = plan
+    return plans
+
+
+def _coords(box: PersonBox) -> tuple[float, float, float, float]:
+    return (box.x1, box.y1, box.x2, box.y2)
+
+
+# --- person detector ---------------------------------------------------------------------------
+
+
+def _detect(
+    video: Video, keyframes: list[Keyframe], threshold: float, device: str, context: JobContext
+) -> dict[int, np.ndarray]:
+    """Person boxes per keyframe from the detector, run on the keyframe images of the ingest."""
+    from annotator.services.detection import detect_people, detector_load
+
+    model = detector_load(device=device)
+    found: dict[int, np.ndarray] = {}
+    chunk: list[tuple[Keyframe, Image.Image]] = []
+    for item in _keyframe_images(video, keyframes):
+        chunk.append(item)
+        if len(chunk) == DETECT_BATCH or len(found) + len(chunk) == len(keyframes):
+            boxes = detect_people(model, [image for _, image in chunk], threshold)
+            found.update(
+                (keyframe.pk, people) for (keyframe, _), people in zip(chunk, boxes, strict=True)
+            )
+            chunk = []
+            context.check_cancel()
+            context.progress(0.3 * len(found) / len(keyframes), "finding people")
+    return found
+
+
+def _keyframe_images(
+    video: Video, keyframes: list[Keyframe]
+) -> Iterator[tuple[Keyframe, Image.Image]]:
+    """The ingest's keyframe images; when some are missing, one decode of the video instead."""
+    from PIL import Image
+
+    directory = derived_media_dir(video)
+    paths = [directory / "keyframes" / f"{keyframe.timestamp}.jpg" for keyframe in keyframes]
+    if (directory / MANIFEST).is_file() and all(path.is_file() for path in paths):
+        for keyframe, path in zip(keyframes, paths, strict=True):
+            with Image.open(path) as image:
+                yield keyframe, image.convert("RGB")
+        return
+    from inference.video import Frame, gather_frames, iter_frames, keyframe_file_time
+
+    assert video.width is not None and video.height is not None
+    size = derived_size(video.width, video.height)
+
+    def convert(frame: Frame) -> Image.Image:
+        return frame.image.to_image(width=size[0], height=size[1], interpolation="BILINEAR")
+
+    by_timestamp = {keyframe.timestamp: keyframe for keyframe in keyframes}
+    requests = {ts: [keyframe_file_time(ts, video.time_offset)] for ts in by_timestamp}
+    with closing(iter_frames(video.file.path)) as frames:
+        for timestamp, images in gather_frames(frames, requests, convert):
+            yield by_timestamp[timestamp], images[0]
+
+
+# --- scores and writes -------------------------------------------------------------------------
+
+
+def _score(
+    video: Video,
+    version: ModelVersion,
+    keyframes: list[Keyframe],
+    plans: dict[int, list[PlannedBox]],
+    device: str,
+    writer: _BatchWriter,
+    context: JobContext,
+    start: float,
+) -> int:
+    """Score every planned box with the model, writing each batch; returns frames decoded."""
+    from inference.checkpoints import load_model
+    from inference.predict import KeyframeBoxes, predict_video
+    from inference.video import DecodeStats
+
+    model = load_model(model_version_checkpoint(model_version=version), device=device)
+    model_ids = [int(label["id"]) for label in model.label_map]  # type: ignore[union-attr]
+    if model_ids != [int(label["id"]) for label in version.label_map]:
+        raise ApplicationError(
+            f"model version {version.name!r}: the checkpoint's label map differs from the "
+            "registered one"
+        )
+    by_timestamp = {keyframe.timestamp: keyframe for keyframe in keyframes}
+    requests = [
+        KeyframeBoxes(
+            timestamp=keyframe.timestamp,
+            boxes=np.asarray([box.coords for box in plans[keyframe.pk]], dtype=np.float32).reshape(
+                -1, 4
+            ),
+        )
+        for keyframe in keyframes
+    ]
+    stats = DecodeStats()
+    batch: list[tuple[Keyframe, list[PlannedBox], np.ndarray]] = []
+    done = 0
+    predictions = predict_video(
+        model,
+        Path(video.file.path),
+        requests,
+        time_offset=video.time_offset,
+        batch_size=settings.PREANNOTATE_BATCH_SIZE,
+        stats=stats,
+    )
+    with closing(predictions):  # type: ignore[type-var]  # a generator: stops its decoding
+        for timestamp, scores in predictions:
+            keyframe = by_timestamp[timestamp]
+            batch.append((keyframe, plans[keyframe.pk], scores))
+            if len(batch) == settings.PREANNOTATE_BATCH_SIZE or done + len(batch) == len(keyframes):
+                writer.write(batch)
+                done += len(batch)
+                batch = []
+                context.progress(start + (1 - start) * done / len(keyframes), "scoring")
+                context.check_cancel()
+    return stats.frames_decoded
+
+
+class _BatchWriter:
+    """Writes scored keyframes, a transaction per batch, replacing earlier untouched suggestions."""
+
+    def __init__(self, job: Job, version: ModelVersion, include_reviewed: bool) -> None:
+        self.job = job
+        self.version = version
+        self.include_reviewed = include_reviewed
+        self.floor = settings.PREANNOTATE_DISPLAY_FLOOR
+        ids = [int(label["id"]) for label in version.label_map]
+        actions = dict(
+            Action.objects.filter(dataset_id=version.dataset_id).values_list("action_id", "pk")
+        )
+        self.action_pks = [actions[action_id] for action_id in ids]
+        self.totals: Counter[str] = Counter()
+
+    def write(self, batch: list[tuple[Keyframe, list[PlannedBox], np.ndarray]]) -> None:
+        with transaction.atomic():
+            for keyframe, plan, scores in batch:
+                self._write_keyframe(keyframe, plan, scores)
+
+    def _write_keyframe(
+        self, keyframe: Keyframe, plan: list[PlannedBox], scores: np.ndarray
+    ) -> None:
+        current = Keyframe.objects.filter(pk=keyframe.pk).values_list("status", "gold").first()
+        if (
+            current is None
+            or current[1]
+            or (current[0] == Keyframe.Status.REVIEWED and not self.include_reviewed)
+        ):
+            self.totals["keyframes_skipped"] += 1  # deleted, made gold or reviewed meanwhile
+            return
+        PersonBox.objects.filter(
+            keyframe=keyframe, source__in=MACHINE_SOURCES, state=State.SUGGESTED, job__isnull=False
+        ).delete()
+        existing = {box.pk: box for box in PersonBox.objects.filter(keyframe=keyframe)}
+        BoxLabel.objects.filter(
+            box_id__in=[box.box_id for box in plan if box.box_id is not None],
+            source=Source.MODEL,
+            state=State.SUGGESTED,
+        ).delete()
+        blockers = [
+            _coords(box)
+            for box in existing.values()
+            if _is_ground_truth(box) or box.state == State.REJECTED
+        ]
+        vectors = scores.astype(np.float16)  # (N, classes): what is stored is what is suggested
+        updated: list[PersonBox] = []
+        created: list[tuple[PersonBox, np.ndarray]] = []
+        labelled: list[tuple[PersonBox, np.ndarray]] = []
+        for box, vector in zip(plan, vectors, strict=True):
+            if box.box_id is not None:
+                row = existing.get(box.box_id)
+                if row is None or _coords(row) != box.coords:
+                    continue  # a reviewer deleted or moved it while the model ran
+                row.scores, row.model_version = vector.tobytes(), self.version
+                updated.append(row)
+                labelled.append((row, vector))
+            elif not _overlaps(box.coords, blockers):  # a reviewer may have drawn one meanwhile
+                row = PersonBox(
+                    keyframe=keyframe,
+                    x1=box.coords[0],
+                    y1=box.coords[1],
+                    x2=box.coords[2],
+                    y2=box.coords[3],
+                    source=Source.DETECTOR,
+                    state=State.SUGGESTED,
+                    detector_score=box.detector_score,
+                    scores=vector.tobytes(),
+                    model_version=self.version,
+                    job=self.job,
+                )
+                created.append((row, vector))
+        PersonBox.objects.bulk_update([row for row in updated], ["scores", "model_version"])
+        PersonBox.objects.bulk_create([row for row, _ in created])
+        labelled.extend(created)
+        taken = set(
+            BoxLabel.objects.filter(box__keyframe=keyframe).values_list("box_id", "action_id")
+        )
+        labels = [
+            BoxLabel(
+                box=row,
+                action_id=self.action_pks[index],
+                source=Source.MODEL,
+                state=State.SUGGESTED,
+                score=float(vector[index]),
+            )
+            for row, vector in labelled
+            for index in np.flatnonzero(vector.astype(np.float32) >= self.floor).tolist()
+            if (row.pk, self.action_pks[index]) not in taken  # a human or reviewed label stays
+        ]
+        BoxLabel.objects.bulk_create(labels)
+        Keyframe.objects.filter(pk=keyframe.pk).update(version=F("version") + 1)
+        self.totals["keyframes_written"] += 1
+        self.totals["boxes_scored"] += len(updated) + len(created)
+        self.totals["boxes_created"] += len(created)
+        self.totals["labels"] += len(labels)

@@ -1,0 +1,254 @@
+"""Upload, ingest and pre-annotation through REST, a real Redis and real Celery worker processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from annotator.models import Job, Keyframe, PersonBox, Video
+from annotator.services.ingest import video_ingest
+from annotator.services.jobs import jobs_sweep
+from annotator.services.models import model_version_register
+from annotator.services.preannotate import preannotate_start
+from tests.annotator.generated import detector_weights, small_checkpoint, write_index_video
+from tests.conftest import SHARED_DATA, WorkerProcess, wait_for
+
+pytestmark = pytest.mark.integration
+LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"
+DONE = ("succeeded", "failed", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_checkpoint(tmp_path_factory.mktemp("model") / "small.pt")
+
+
+@pytest.fixture
+def model_version(transactional_db, ava_dataset, checkpoint, media_root):  # type: ignore[no-untyped-def]
+    return model_version_register(dataset=ava_dataset, path=checkpoint, activate=True)
+
+
+def finished(job_id: int, timeout: float = 240.0) -> Job:
+    return wait_for(lambda: Job.objects.filter(pk=job_id, status__in=DONE).first(), timeout=timeout)
+
+
+def upload(client, dataset, path: Path, video_id: str):  # type: ignore[no-untyped-def]
+    with path.open("rb") as handle:
+        return client.post(
+            "/api/v1/videos/",
+            {"dataset": dataset.pk, "video_id": video_id, "file": handle},
+            format="multipart",
+        )
+
+
+def ingested(client, dataset, path: Path, video_id: str) -> Video:  # type: ignore[no-untyped-def]
+    response = upload(client, dataset, path, video_id)
+    assert response.status_code == 201, response.content
+    video = Video.objects.get(pk=response.json()["id"])
+    job = finished(Job.objects.get(video=video, job_type="ingest").pk)
+    assert job.status == "succeeded", job.message
+    video.refresh_from_db()
+    return video
+
+
+def generated_video(ava_dataset, tmp_path: Path, seconds: int) -> Video:  # type: ignore[no-untyped-def]
+    """An ingested generated video (ingested here, not by a worker: it is not what is tested)."""
+    from django.core.files import File
+
+    path = write_index_video(tmp_path / "index.mp4", 30, 30 * seconds)
+    video = Video(dataset=ava_dataset, video_id="index")
+    with path.open("rb") as handle:
+        video.file.save(path.name, File(handle), save=True)
+    video_ingest(video_id=video.pk)
+    video.refresh_from_db()
+    return video
+
+
+def test_real_and_generated_videos_are_ingested_preannotated_and_served_over_rest(
+    celery_worker, model_version, manager_client, reviewer_client, ava_dataset, tmp_path
+):  # type: ignore[no-untyped-def]
+    from inference.synth import generate_dataset
+
+    pool = ingested(manager_client, ava_dataset, SHARED_DATA / "videos" / "pool_30fps.mp4", "pool")
+    assert (pool.status, pool.fps, pool.frame_count) == ("ready", 30.0, 300)
+    assert list(pool.keyframes.values_list("timestamp", flat=True)) == list(range(1, 10))
+    keyframe = pool.keyframes.get(timestamp=5)
+    drawn = {"x1": 0.2, "y1": 0.1, "x2": 0.6, "y2": 0.95, "labels": [{"action_id": 12}]}
+    saved = reviewer_client.put(
+        f"/api/v1/keyframes/{keyframe.pk}/annotations/",
+        {"version": keyframe.version, "boxes": [drawn]},
+        format="json",
+    )
+    assert saved.status_code == 200, saved.content
+
+    response = manager_client.post(
+        f"/api/v1/videos/{pool.pk}/preannotate/", {"person_boxes": "human"}, format="json"
+    )
+    assert response.status_code == 202
+    job = finished(response.json()["id"])
+    assert job.status == "succeeded", job.message
+    assert job.result["keyframes_written"] == 9 and job.result["boxes_scored"] == 1
+    detail = reviewer_client.get(f"/api/v1/keyframes/{keyframe.pk}/").json()
+    (box,) = detail["boxes"]
+    assert box["source"] == "human" and box["model_version"] == model_version.pk
+    suggestions = [label for label in box["labels"] if label["source"] == "model"]
+    assert suggestions and all(label["state"] == "suggested" for label in suggestions)
+    assert all(label["score"] >= 0.2 for label in suggestions)
+    assert [label["state"] for label in box["labels"] if label["action_id"] == 12] == ["accepted"]
+
+    synth = generate_dataset(tmp_path / "synth", videos=1, seconds=4, width=320, height=180, seed=1)
+    record = synth.videos[0]
+    video = ingested(manager_client, ava_dataset, synth.root / record.path, record.video_id)
+    with synth.person_boxes["train"].open("rb") as handle:
+        imported = manager_client.post(
+            f"/api/v1/datasets/{ava_dataset.pk}/imports/",
+            {"file": handle, "kind": "person-boxes"},
+            format="multipart",
+        )
+    assert finished(imported.json()["id"]).status == "succeeded"
+    boxes = PersonBox.objects.filter(keyframe__video=video, source="detector")
+    expected = boxes.count()
+    assert expected > 0
+
+    job = finished(manager_client.post(f"/api/v1/videos/{video.pk}/preannotate/").json()["id"])
+
+    assert job.status == "succeeded", job.message
+    assert job.result["person_boxes"] == "imported" and job.result["boxes_scored"] == expected
+    listed = reviewer_client.get(f"/api/v1/keyframes/?video={video.pk}").json()["results"]
+    served = [
+        box
+        for row in listed
+        for box in reviewer_client.get(f"/api/v1/keyframes/{row['id']}/").json()["boxes"]
+    ]
+    assert len(served) == expected
+    assert all(box["model_version"] == model_version.pk for box in served)
+    assert sum(label["source"] == "model" for box in served for label in box["labels"]) > 0
+
+
+def test_a_text_file_is_refused_at_upload_and_a_broken_one_fails_its_ingest_job(
+    celery_worker, manager_client, ava_dataset, tmp_path
+):  # type: ignore[no-untyped-def]
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 100)
+    response = upload(manager_client, ava_dataset, text, "notes")
+    assert response.status_code == 400 and "notes.mp4" in response.json()["detail"]
+    assert not Video.objects.filter(video_id="notes").exists()
+
+    data = write_index_video(tmp_path / "good.mp4", 30, 90).read_bytes()
+    mdat = data.index(b"mdat")
+    end = mdat - 4 + int.from_bytes(data[mdat - 4 : mdat], "big")
+    half = (mdat + end) // 2
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(data[:half] + bytes(end - half) + data[end:])  # decodes halfway, then not
+    response = upload(manager_client, ava_dataset, broken, "broken")
+    assert response.status_code == 201
+
+    job = finished(Job.objects.get(video_id=response.json()["id"], job_type="ingest").pk)
+    assert job.status == "failed"
+    assert (
+        "video broken (broken.mp4)" in job.message and "decoding failed after frame" in job.message
+    )
+    video = Video.objects.get(video_id="broken")
+    assert video.status == "failed" and "broken.mp4" in video.status_message
+    assert ingested(manager_client, ava_dataset, tmp_path / "good.mp4", "good").status == "ready"
+
+
+def test_a_second_request_gets_409_and_cancel_stops_between_batches(
+    transactional_db, use_redis, media_root, model_version, manager_client, ava_dataset, tmp_path
+):  # type: ignore[no-untyped-def]
+    video = generated_video(ava_dataset, tmp_path, seconds=40)
+    for keyframe in video.keyframes.all():
+        PersonBox.objects.create(
+            keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
+        )
+    url = f"/api/v1/videos/{video.pk}/preannotate/"
+    database = connection.settings_dict["NAME"]
+    worker = WorkerProcess(use_redis, database, str(media_root), PREANNOTATE_BATCH_SIZE="1").start()
+    try:
+        job_id = manager_client.post(url, {"person_boxes": "human"}, format="json").json()["id"]
+        conflict = manager_client.post(url, {}, format="json")
+        assert conflict.status_code == 409 and conflict.json()["job"] == job_id
+        scored = PersonBox.objects.filter(keyframe__video=video, scores__isnull=False)
+        wait_for(scored.exists, timeout=240, interval=0.05)
+
+        assert manager_client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 200
+        job = finished(job_id)
+    finally:
+        worker.stop()
+    assert job.status == "cancelled" and job.cancel_requested
+    total = video.keyframes.count()
+    assert 0 < scored.count() < total  # the finished batches stay; the rest was never scored
+    bumped = Keyframe.objects.filter(video=video, version=2).count()
+    assert bumped == scored.count()
+    assert manager_client.post(url, {"person_boxes": "human"}, format="json").status_code == 202
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_rows(
+    transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path
+):  # type: ignore[no-untyped-def]
+    weights = detector_weights(tmp_path / "detector.pt", LIGHT_DETECTOR)
+    video = generated_video(ava_dataset, tmp_path, seconds=12)
+    env = {
+        "JOB_LEASE_SECONDS": "3",
+        "JOB_HEARTBEAT_SECONDS": "1",
+        "PREANNOTATE_BATCH_SIZE": "1",
+        "PREANNOTATE_DISPLAY_FLOOR": "0.5",
+        "PERSON_DETECTOR_ARCH": LIGHT_DETECTOR,
+        "PERSON_DETECTOR_WEIGHTS": str(weights),
+        "PERSON_DETECTOR_MAX_BOXES": "2",
+    }
+    database = connection.settings_dict["NAME"]
+    first = WorkerProcess(use_redis, database, str(media_root), **env).start()
+    second = None
+    try:
+        job = preannotate_start(video=video, person_boxes="detector", detector_threshold=0.0)
+        made = PersonBox.objects.filter(job=job)
+        wait_for(made.exists, timeout=240, interval=0.05)
+        job.refresh_from_db()
+        assert job.status == "running" and job.progress < 1, "the job ended before the kill"
+        first.kill()
+        second = WorkerProcess(use_redis, database, str(media_root), **env).start()
+        assert wait_for(jobs_sweep, timeout=30) == [job.pk]  # what beat does once the lease ends
+        job = finished(job.pk)
+    finally:
+        first.kill()
+        if second is not None:
+            second.stop()
+
+    assert job.status == "succeeded", job.message
+    assert job.attempts == 2 and job.result["keyframes_written"] == video.keyframes.count() == 11
+    for keyframe in video.keyframes.all():
+        boxes = list(made.filter(keyframe=keyframe))
+        # Threshold 0 finds many people; the two best of each keyframe are kept, once each.
+        assert len(boxes) == 2
+        assert len({(box.x1, box.y1, box.x2, box.y2) for box in boxes}) == 2
+        for box in boxes:
+            vector = np.frombuffer(box.scores, dtype=np.float16)
+            assert box.labels.count() == int((vector.astype(np.float32) >= 0.5).sum())
+    assert made.count() == job.result["boxes_created"] == 22
+
+
+def test_the_soft_time_limit_fails_the_job_with_its_message(
+    transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path, monkeypatch
+):  # type: ignore[no-untyped-def]
+    from annotator.tasks import preannotate_video_task
+
+    video = generated_video(ava_dataset, tmp_path, seconds=6)
+    for keyframe in video.keyframes.all():  # work enough to outlast a second
+        PersonBox.objects.create(
+            keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
+        )
+    # The sender's settings put the limits in the message (the web process's, in production).
+    monkeypatch.setattr(preannotate_video_task, "soft_time_limit", 1)
+    database = connection.settings_dict["NAME"]
+    worker = WorkerProcess(
+        use_redis, database, str(media_root), JOB_SOFT_TIME_LIMIT_SECONDS="1"
+    ).start()
+    try:
+        job = finished(preannotate_start(video=video, person_boxes="human").pk)
+    finally:
+        worker.stop()
+    assert job.status == "failed" and "SoftTimeLimitExceeded" in job.message

@@ -1,0 +1,335 @@
+"""Pre-annotation: model registration, person boxes, scores and suggestions, re-runs, REST."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files import File
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from annotator.errors import ConflictError
+from annotator.models import BoxLabel, Job, Keyframe, ModelVersion, PersonBox, Video
+from annotator.services.annotations import BoxInput, LabelInput, keyframe_annotations_save
+from annotator.services.datasets import labelmap_import
+from annotator.services.imports import ava_import
+from annotator.services.ingest import video_ingest
+from annotator.services.models import file_sha256
+from annotator.services.preannotate import preannotate_start
+from annotator.tasks import preannotate_video_task
+from tests.annotator.generated import detector_weights, small_checkpoint, write_index_video
+
+pytestmark = pytest.mark.django_db
+LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_checkpoint(tmp_path_factory.mktemp("model") / "small.pt")
+
+
+@pytest.fixture(scope="module")
+def light_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return detector_weights(tmp_path_factory.mktemp("detector") / "light.pt", LIGHT_DETECTOR)
+
+
+@pytest.fixture
+def model_version(ava_dataset, checkpoint, media_root):  # type: ignore[no-untyped-def]
+    call_command("register_model", str(checkpoint), dataset=ava_dataset.name, activate=True)
+    return ModelVersion.objects.get(dataset=ava_dataset, name="small")
+
+
+@pytest.fixture
+def video(ava_dataset, media_root, tmp_path, settings):  # type: ignore[no-untyped-def]
+    """A 4 s generated video, ingested: keyframes at 1, 2 and 3 s."""
+    settings.PREANNOTATE_BATCH_SIZE = 2
+    settings.PREANNOTATE_DISPLAY_FLOOR = 0.5
+    path = write_index_video(tmp_path / "index.mp4", 30, 120)
+    video = Video(dataset=ava_dataset, video_id="index")
+    with path.open("rb") as handle:
+        video.file.save(path.name, File(handle), save=True)
+    video_ingest(video_id=video.pk)
+    video.refresh_from_db()
+    return video
+
+
+@pytest.fixture
+def use_light_detector(settings, light_detector):  # type: ignore[no-untyped-def]
+    settings.PERSON_DETECTOR_ARCH = LIGHT_DETECTOR
+    settings.PERSON_DETECTOR_WEIGHTS = str(light_detector)
+    settings.PERSON_DETECTOR_MAX_BOXES = 3
+
+
+def run(video: Video, **params) -> Job:  # type: ignore[no-untyped-def]
+    """Start a job and run its task in this process, as a worker would."""
+    job = preannotate_start(video=video, **params)
+    preannotate_video_task(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def vector(box: PersonBox) -> np.ndarray:
+    return np.frombuffer(box.scores, dtype=np.float16)
+
+
+def model_labels(box: PersonBox) -> dict[int, float]:
+    return {
+        label.action.action_id: label.score
+        for label in box.labels.filter(source="model").select_related("action")
+    }
+
+
+def test_register_model_copies_the_checkpoint_and_reads_config_labels_and_preprocess(
+    ava_dataset, checkpoint, media_root, capsys
+):  # type: ignore[no-untyped-def]
+    call_command(
+        "register_model", str(checkpoint), dataset=ava_dataset.name, name="v1", activate=True
+    )
+
+    version = ModelVersion.objects.get(name="v1")
+    ava_dataset.refresh_from_db()
+    assert ava_dataset.active_model_version == version and version.status == "ready"
+    stored = Path(version.checkpoint.path)
+    assert stored.is_relative_to(media_root) and stored.read_bytes() == checkpoint.read_bytes()
+    assert version.sha256 == file_sha256(checkpoint)
+    assert (version.config["num_frames"], version.config["alpha"], version.config["tau"]) == (
+        4,
+        4,
+        16,
+    )
+    assert [label["id"] for label in version.label_map] == list(
+        ava_dataset.actions.values_list("action_id", flat=True)
+    )
+    assert version.preprocess == {"short_side": 128, "mean": [0.45] * 3, "std": [0.225] * 3}
+    assert "'v1'" in capsys.readouterr().out
+
+
+def test_register_model_refuses_label_maps_that_do_not_match_the_dataset(
+    tmp_path, media_root, checkpoint
+):  # type: ignore[no-untyped-def]
+    pbtxt = tmp_path / "two.pbtxt"
+    pbtxt.write_text('label { name: "stand" label_id: 12 label_type: PERSON_MOVEMENT }\n')
+    labelmap_import(dataset_name="two", path=pbtxt)
+
+    with pytest.raises(
+        CommandError, match=r"label map ids \[1, 2, 3.*not action ids of dataset 'two' \(79 of 80\)"
+    ):
+        call_command("register_model", str(checkpoint), dataset="two")
+    classifier = small_checkpoint(tmp_path / "clip.pt", head="classification", num_classes=400)
+    with pytest.raises(CommandError, match="head 'classification'"):
+        call_command("register_model", str(classifier), dataset="two")
+    assert not ModelVersion.objects.exists()
+
+
+def test_ingest_shows_the_frames_of_the_active_models_clip_rule(ava_dataset, media_root, tmp_path):  # type: ignore[no-untyped-def]
+    from annotator.services.ingest import keyframe_media
+    from annotator.services.models import model_version_register
+
+    model_version_register(
+        dataset=ava_dataset,
+        path=small_checkpoint(tmp_path / "8x2.pt", num_frames=8, alpha=2, tau=4),
+        activate=True,
+    )
+    path = write_index_video(tmp_path / "index.mp4", 30, 90)
+    video = Video(dataset=ava_dataset, video_id="index")
+    with path.open("rb") as handle:
+        video.file.save(path.name, File(handle), save=True)
+    video_ingest(video_id=video.pk)
+
+    media = keyframe_media(keyframe=video.keyframes.get(timestamp=1))
+    assert media is not None
+    # 16 Fast frames 2 grid frames apart, the keyframe (frame 30) at position 8.
+    assert media["model_frames"]["frame_indices"] == list(range(14, 46, 2))
+    assert media["model_frames"]["slow_positions"] == [0, 2, 4, 6, 8, 10, 12, 15]
+
+
+def test_ground_truth_and_imported_boxes_are_scored_and_suggested_above_the_floor(
+    video, model_version, reviewer, tmp_path
+):  # type: ignore[no-untyped-def]
+    from inference.checkpoints import load_model
+    from inference.predict import KeyframeBoxes, predict_video
+
+    first = video.keyframes.get(timestamp=1)
+    human = PersonBox.objects.create(
+        keyframe=first, x1=0.1, y1=0.1, x2=0.5, y2=0.9, source="human", state="accepted"
+    )
+    stand = video.dataset.actions.get(action_id=12)
+    BoxLabel.objects.create(box=human, action=stand, source="human", state="accepted")
+    boxes_csv = tmp_path / "boxes.csv"
+    boxes_csv.write_text(
+        "index,0001,0.120,0.100,0.500,0.900,,0.950\n"  # the human box again: not scored
+        "index,0001,0.600,0.200,0.900,0.800,,0.900\n"
+        "index,0002,0.200,0.300,0.700,0.950,,0.800\n"
+    )
+    ava_import(dataset=video.dataset, path=boxes_csv, kind="person-boxes")
+    versions = dict(video.keyframes.values_list("timestamp", "version"))
+
+    job = run(video)
+
+    assert job.status == "succeeded", job.message
+    assert job.result["person_boxes"] == "imported" and job.result["keyframes_written"] == 3
+    assert job.result["frames_decoded"] <= video.frame_count
+    duplicate = PersonBox.objects.get(keyframe=first, x1=0.12)
+    assert duplicate.scores is None and not duplicate.labels.exists()
+    other = PersonBox.objects.get(keyframe=first, x1=0.6)
+    second = PersonBox.objects.get(keyframe__timestamp=2, source="detector")
+    human.refresh_from_db()
+    model = load_model(model_version.checkpoint.path)
+    requests = [
+        KeyframeBoxes(1, np.array([[0.1, 0.1, 0.5, 0.9], [0.6, 0.2, 0.9, 0.8]], np.float32)),
+        KeyframeBoxes(2, np.array([[0.2, 0.3, 0.7, 0.95]], np.float32)),
+    ]
+    expected = dict(predict_video(model, video.file.path, requests))
+    for box, reference in (
+        (human, expected[1][0]),
+        (other, expected[1][1]),
+        (second, expected[2][0]),
+    ):
+        assert box.model_version == model_version
+        np.testing.assert_allclose(vector(box).astype(np.float32), reference, atol=2e-3)
+        wanted = {
+            action["id"]: float(score)
+            for action, score in zip(model_version.label_map, vector(box), strict=True)
+            if score >= 0.5 and not (box == human and action["id"] == 12)
+        }
+        assert model_labels(box) == pytest.approx(wanted)
+        assert set(box.labels.filter(source="model").values_list("state", flat=True)) <= {
+            "suggested"
+        }
+    assert human.labels.get(action=stand).source == "human"  # never replaced
+    assert {ts: version + 1 for ts, version in versions.items()} == dict(
+        video.keyframes.values_list("timestamp", "version")
+    )
+    with pytest.raises(ConflictError):  # the reviewer's stale save: 409 and the new suggestions
+        keyframe_annotations_save(
+            keyframe_id=first.pk, version=versions[1], boxes=[], user=reviewer
+        )
+
+
+def test_detector_boxes_are_replaced_by_a_rerun_and_reviewer_decisions_stay(
+    video, model_version, reviewer, use_light_detector
+):  # type: ignore[no-untyped-def]
+    job = run(video, detector_threshold=0.0)
+
+    assert job.status == "succeeded", job.message
+    assert job.result["person_boxes"] == "detector"
+    made = PersonBox.objects.filter(job=job)
+    assert made.count() == job.result["boxes_created"] > 0
+    assert all(box.source == "detector" and box.detector_score is not None for box in made)
+    counts = (made.count(), BoxLabel.objects.filter(box__job=job).count())
+
+    # Re-delivered after a crash (the sweep re-queues it): the same rows, not twice as many.
+    Job.objects.filter(pk=job.pk).update(status="queued")
+    preannotate_video_task(job.pk)
+    assert (made.count(), BoxLabel.objects.filter(box__job=job).count()) == counts
+
+    first, second, third = video.keyframes.order_by("timestamp")
+    kept = PersonBox.objects.filter(keyframe=first).first()
+    assert kept is not None
+    first_boxes = PersonBox.objects.filter(keyframe=first).count()
+    save = BoxInput(
+        id=kept.pk,
+        x1=kept.x1,
+        y1=kept.y1,
+        x2=kept.x2,
+        y2=kept.y2,
+        labels=(LabelInput(action_id=12, state="accepted"),),
+    )
+    first.refresh_from_db()
+    keyframe_annotations_save(
+        keyframe_id=first.pk, version=first.version, boxes=[save], user=reviewer
+    )
+    Keyframe.objects.filter(pk=second.pk).update(status="reviewed")
+    Keyframe.objects.filter(pk=third.pk).update(gold=True)
+    second_rows = set(PersonBox.objects.filter(keyframe=second).values_list("id", "scores"))
+
+    again = run(video, detector_threshold=0.0)
+
+    assert again.status == "succeeded", again.message
+    assert again.result["keyframes"] == 1 and again.result["keyframes_written"] == 1
+    kept.refresh_from_db()
+    assert kept.state == "accepted" and kept.labels.get(action__action_id=12).state == "accepted"
+    assert kept.model_version == model_version and kept.scores is not None
+    rejected = PersonBox.objects.filter(keyframe=first, state="rejected")
+    assert rejected.count() == first_boxes - 1
+    # The detector finds the same people again: each is the accepted or a rejected box already.
+    assert PersonBox.objects.filter(keyframe=first).count() == first_boxes
+    assert set(PersonBox.objects.filter(keyframe=second).values_list("id", "scores")) == second_rows
+
+
+def test_without_detector_weights_the_job_fails_saying_where_to_put_them(
+    video, model_version, settings, monkeypatch, tmp_path
+):  # type: ignore[no-untyped-def]
+    settings.PERSON_DETECTOR_WEIGHTS = ""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    job = run(video, person_boxes="detector")
+
+    cache = tmp_path / "torch" / "hub" / "checkpoints" / "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"
+    assert job.status == "failed"
+    assert "no person detector weights" in job.message and str(cache) in job.message
+    assert "PERSON_DETECTOR_WEIGHTS" in job.message
+    settings.PERSON_DETECTOR_WEIGHTS = str(tmp_path / "nowhere.pth")
+    assert "not found at PERSON_DETECTOR_WEIGHTS=" in run(video, person_boxes="detector").message
+
+
+@pytest.mark.slow
+def test_the_default_resnet50_detector_stores_people(video, model_version, settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.PERSON_DETECTOR_WEIGHTS = str(
+        detector_weights(tmp_path / "r50.pt", "fasterrcnn_resnet50_fpn")
+    )
+    settings.PERSON_DETECTOR_MIN_SIZE = 240
+    settings.PERSON_DETECTOR_MAX_BOXES = 2
+    Keyframe.objects.filter(video=video).exclude(timestamp=2).update(gold=True)  # one keyframe
+
+    job = run(video, person_boxes="detector", detector_threshold=0.0)
+
+    assert job.status == "succeeded", job.message
+    assert PersonBox.objects.filter(job=job, keyframe__timestamp=2, source="detector").count() == 2
+
+
+def test_rest_starts_one_job_per_video_and_names_the_running_one(
+    video, model_version, manager_client, reviewer_client
+):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/videos/{video.pk}/preannotate/"
+
+    assert reviewer_client.post(url, {}, format="json").status_code == 403
+    response = manager_client.post(url, {"person_boxes": "human"}, format="json")
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert (job.job_type, job.status, job.video, job.params["model_version"]) == (
+        "preannotate",
+        "queued",
+        video,
+        model_version.pk,
+    )
+    assert response.json()["params"]["person_boxes"] == "human"
+
+    conflict = manager_client.post(url, {}, format="json")
+    assert conflict.status_code == 409
+    assert (
+        conflict.json()["job"] == job.pk and f"job {job.pk} (queued)" in conflict.json()["detail"]
+    )
+    assert Job.objects.filter(job_type="preannotate").count() == 1
+
+    assert manager_client.post(url, {"person_boxes": "psychic"}, format="json").status_code == 400
+    Job.objects.filter(pk=job.pk).update(status="succeeded")
+    assert manager_client.post(url, {}, format="json").status_code == 202
+
+
+def test_rest_refuses_videos_not_ingested_and_datasets_without_a_model(video, manager_client):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/videos/{video.pk}/preannotate/"
+    response = manager_client.post(url, {}, format="json")
+    assert response.status_code == 400
+    assert "has no active model version" in response.json()["detail"]
+    assert "register_model" in response.json()["detail"]
+
+    Video.objects.filter(pk=video.pk).update(status="ingesting")
+    response = manager_client.post(url, {}, format="json")
+    assert response.status_code == 400 and "is ingesting" in response.json()["detail"]
+    assert (
+        manager_client.post("/api/v1/videos/999999/preannotate/", {}, format="json").status_code
+        == 404
+    )
