@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from inference.synth import Renderer, SynthConfig, generate_dataset  # noqa: E402
+from inference.synth.render import BATCH  # noqa: E402
 
 
 def timed(work: object) -> tuple[float, float]:
@@ -41,14 +42,15 @@ def timed(work: object) -> tuple[float, float]:
 def draw_all(config: SynthConfig) -> None:
     for index in range(config.videos):
         renderer = Renderer(config.scene(index))
-        for frame in range(renderer.scene.frames):
-            renderer.frame(frame)
+        frames = renderer.scene.frames
+        for start in range(0, frames, BATCH):  # as write_video draws them
+            renderer.frames(start, min(BATCH, frames - start))
 
 
 def encode_only(config: SynthConfig, path: Path) -> tuple[float, float]:
     """Encode as many frames as the dataset has, cycling 2 s of drawn frames, with its settings."""
     renderer = Renderer(config.scene(0))
-    cycle = [renderer.frame(i) for i in range(min(renderer.scene.frames, 2 * round(config.fps)))]
+    cycle = renderer.frames(0, min(renderer.scene.frames, 2 * round(config.fps)))
     total = sum(config.scene(i).frames for i in range(config.videos))
 
     def encode() -> None:
