@@ -46,9 +46,12 @@ def query_int(params: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ValidationError({name: f"{value!r} is not an integer"}) from None
+    if not -(2**63) <= number < 2**63:
+        raise ValidationError({name: f"{value!r} is out of range"})
+    return number
 
 
 def filter_by_ints(queryset: QuerySet, request: Any, **fields: str) -> QuerySet:

@@ -5,6 +5,9 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+handler404 = "annotator.api.errors.not_found"
+handler500 = "annotator.api.errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotator.api.urls")),

@@ -1,52 +1,67 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from annotator.api import preannotation, views
+
+
+class IdConverter:
+    """A database id: digits that fit a 64-bit integer (a longer number is a 404, not a 500)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("health/", views.HealthApi.as_view(), name="api-health"),
     path("datasets/", views.DatasetListApi.as_view(), name="api-datasets"),
-    path("datasets/<int:dataset_id>/", views.DatasetDetailApi.as_view(), name="api-dataset"),
+    path("datasets/<id:dataset_id>/", views.DatasetDetailApi.as_view(), name="api-dataset"),
     path(
-        "datasets/<int:dataset_id>/labelmap/",
+        "datasets/<id:dataset_id>/labelmap/",
         views.DatasetLabelmapApi.as_view(),
         name="api-dataset-labelmap",
     ),
     path(
-        "datasets/<int:dataset_id>/export/",
+        "datasets/<id:dataset_id>/export/",
         views.DatasetExportApi.as_view(),
         name="api-dataset-export",
     ),
     path(
-        "datasets/<int:dataset_id>/imports/",
+        "datasets/<id:dataset_id>/imports/",
         views.DatasetImportApi.as_view(),
         name="api-dataset-import",
     ),
     path("actions/", views.ActionListApi.as_view(), name="api-actions"),
     path("videos/", views.VideoListApi.as_view(), name="api-videos"),
-    path("videos/<int:video_id>/", views.VideoDetailApi.as_view(), name="api-video"),
+    path("videos/<id:video_id>/", views.VideoDetailApi.as_view(), name="api-video"),
     path(
-        "videos/<int:video_id>/preannotate/",
+        "videos/<id:video_id>/preannotate/",
         preannotation.VideoPreannotateApi.as_view(),
         name="api-video-preannotate",
     ),
     path("keyframes/", views.KeyframeListApi.as_view(), name="api-keyframes"),
-    path("keyframes/<int:keyframe_id>/", views.KeyframeDetailApi.as_view(), name="api-keyframe"),
+    path("keyframes/<id:keyframe_id>/", views.KeyframeDetailApi.as_view(), name="api-keyframe"),
     path(
-        "keyframes/<int:keyframe_id>/annotations/",
+        "keyframes/<id:keyframe_id>/annotations/",
         views.KeyframeAnnotationsApi.as_view(),
         name="api-keyframe-annotations",
     ),
     path("jobs/", views.JobListApi.as_view(), name="api-jobs"),
-    path("jobs/<int:job_id>/", views.JobDetailApi.as_view(), name="api-job"),
-    path("jobs/<int:job_id>/cancel/", views.JobCancelApi.as_view(), name="api-job-cancel"),
+    path("jobs/<id:job_id>/", views.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<id:job_id>/cancel/", views.JobCancelApi.as_view(), name="api-job-cancel"),
     path("model-versions/", views.ModelVersionListApi.as_view(), name="api-model-versions"),
     path(
-        "model-versions/<int:model_version_id>/",
+        "model-versions/<id:model_version_id>/",
         views.ModelVersionDetailApi.as_view(),
         name="api-model-version",
     ),
     path(
-        "model-versions/<int:model_version_id>/activate/",
+        "model-versions/<id:model_version_id>/activate/",
         views.ModelVersionActivateApi.as_view(),
         name="api-model-version-activate",
     ),

@@ -358,7 +358,13 @@ class KeyframeAnnotationsApi(APIView):
 
     @extend_schema(
         request=KeyframeAnnotationsInput,
-        responses={200: KeyframeDetailOutput, 409: KeyframeDetailOutput},
+        responses={
+            200: KeyframeDetailOutput,
+            409: inline_serializer(
+                "KeyframeConflict",
+                {"detail": serializers.CharField(), "current": KeyframeDetailOutput()},
+            ),
+        },
     )
     def put(self, request: Request, keyframe_id: int) -> Response:
         data = self.KeyframeAnnotationsInput(data=request.data)

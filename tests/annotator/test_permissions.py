@@ -92,7 +92,7 @@ def test_matrix(objects, reviewer, manager, method, template, reviewer_ok, manag
 def test_the_matrix_covers_every_api_route() -> None:
     routes = {str(pattern.pattern) for pattern in get_resolver("annotator.api.urls").url_patterns}
     covered = {template.removeprefix("/api/v1/") for _, template, _, _ in MATRIX}
-    normalised = {route.replace("<int:", "{").replace(">", "}") for route in routes}
+    normalised = {route.replace("<id:", "{").replace(">", "}") for route in routes}
     normalised = {
         r.replace("{dataset_id}", "{dataset}")
         .replace("{video_id}", "{video}")
