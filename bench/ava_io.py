@@ -36,7 +36,8 @@ def generate(path: Path, rows: int, seed: int = 0) -> int:
                     break
                 for person in range(rng.randint(1, 3)):
                     x1, y1 = rng.uniform(0, 0.6), rng.uniform(0, 0.5)
-                    box = f"{x1:.3f},{y1:.3f},{x1 + rng.uniform(0.1, 0.4):.3f},{y1 + rng.uniform(0.2, 0.5):.3f}"
+                    x2, y2 = x1 + rng.uniform(0.1, 0.4), y1 + rng.uniform(0.2, 0.5)
+                    box = f"{x1:.3f},{y1:.3f},{x2:.3f},{y2:.3f}"
                     actions = [rng.randint(1, 14), *rng.sample(range(15, 81), rng.randint(0, 3))]
                     for action in sorted(actions):
                         handle.write(f"{video_id},{timestamp:04d},{box},{action},{person}\n")
@@ -48,7 +49,9 @@ def generate(path: Path, rows: int, seed: int = 0) -> int:
 def run(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Run a child; return wall seconds, its own peak RSS in MB, and its stdout."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     output = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
@@ -64,17 +67,38 @@ def main() -> None:
     args = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{WORK / 'bench.sqlite3'}", "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{WORK / 'bench.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+    }
     python = sys.executable
     csv_path = WORK / "gt.csv"
     rows = generate(csv_path, args.rows)
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "manage.py", "setup_instance"], cwd=ROOT, env={**env, "ADMIN_PASSWORD": "bench"}, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [python, "manage.py", "setup_instance"],
+        cwd=ROOT,
+        env={**env, "ADMIN_PASSWORD": "bench"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
     import_seconds, import_rss, _ = run(
-        [python, "manage.py", "import_ava", str(csv_path), "--dataset", "AVA v2.2", "--kind", "gt", "--create-videos",
-         "--time-offset", "900"], env
+        [
+            python,
+            "manage.py",
+            "import_ava",
+            str(csv_path),
+            "--dataset",
+            "AVA v2.2",
+            "--kind",
+            "gt",
+            "--create-videos",
+            "--time-offset",
+            "900",
+        ],
+        env,
     )
     out_path = WORK / "export.csv"
     export_seconds, export_rss, _ = run(
