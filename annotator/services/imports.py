@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -129,14 +129,13 @@ def ava_import(
             batch_size=BATCH,
         )
         videos = dict(Video.objects.filter(dataset=dataset).values_list("video_id", "pk"))
-        video_pks = [videos[video_id] for video_id in table.videos]
-        row_video = [video_pks[index] for index in table.video.tolist()]
-        row_keyframes = _keyframes_ensure(row_video, table.timestamp.tolist())
-        touched = sorted(set(row_keyframes))
+        video_pks = np.array([videos[video_id] for video_id in table.videos], dtype=np.int64)
+        row_keyframes = _keyframes_ensure(video_pks[table.video], table.timestamp)
+        touched = np.unique(row_keyframes).tolist()
         report(0.3, "writing")
         result: dict[str, Any] = {
             "kind": kind,
-            "rows": len(row_keyframes),
+            "rows": len(table),
             "videos_created": len(new_ids),
             "keyframes": len(touched),
         }
@@ -148,7 +147,7 @@ def ava_import(
                 table, row_keyframes, touched, actions, Source.IMPORT, None, report
             )
             result.update(written)
-            result["rule_violations"] = _count_rule_violations(dataset, table)
+            result["rule_violations"] = _count_rule_violations(dataset, table, row_keyframes)
             if not not_reviewed:
                 for chunk in _chunks(touched):
                     Keyframe.objects.filter(pk__in=chunk).update(status=Keyframe.Status.REVIEWED)
@@ -166,23 +165,28 @@ def ava_import(
     return result
 
 
-def _keyframes_ensure(row_video: list[int], timestamps: list[int]) -> list[int]:
-    """Create the keyframes the rows name; return each row's keyframe pk."""
-    wanted = set(zip(row_video, timestamps, strict=True))
+def _keyframes_ensure(row_video: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+    """Create the keyframes the rows name; return each row's keyframe pk (N,)."""
+    pairs, inverse = np.unique(
+        np.stack([row_video, timestamps], axis=1), axis=0, return_inverse=True
+    )
     # The database assigns ids; ON CONFLICT skips keyframes that exist already.
     status = Keyframe.Status.UNREVIEWED
     rows = [
-        (video_pk, timestamp, status, 1, False, False) for video_pk, timestamp in sorted(wanted)
+        (video_pk, timestamp, status, 1, False, False) for video_pk, timestamp in pairs.tolist()
     ]
     rows_insert(Keyframe, KEYFRAME_COLUMNS, rows, ignore_conflicts=True)
-    mapping = {}
-    for chunk in _chunks(sorted({video_pk for video_pk, _ in wanted})):
+    pks = {}
+    for chunk in _chunks(np.unique(pairs[:, 0]).tolist()):
         keyframes = Keyframe.objects.filter(video_id__in=chunk).values_list(
             "video_id", "timestamp", "pk"
         )
         for video_pk, timestamp, pk in keyframes.iterator(chunk_size=BATCH):
-            mapping[(video_pk, timestamp)] = pk
-    return [mapping[key] for key in zip(row_video, timestamps, strict=True)]
+            pks[(video_pk, timestamp)] = pk
+    pair_pks = np.array(
+        [pks[(video_pk, timestamp)] for video_pk, timestamp in pairs.tolist()], dtype=np.int64
+    )
+    return pair_pks[inverse.reshape(-1)]
 
 
 def _external_model_version(dataset: Dataset, name: str | None) -> ModelVersion:
@@ -204,7 +208,7 @@ def _external_model_version(dataset: Dataset, name: str | None) -> ModelVersion:
 
 def _write_boxes(
     table: Any,
-    row_keyframes: list[int],
+    row_keyframes: np.ndarray,
     touched: list[int],
     actions: dict[int, int],
     source: str,
@@ -220,82 +224,93 @@ def _write_boxes(
     for chunk in _chunks(touched):
         deleted += replaced.filter(keyframe_id__in=chunk).delete()[1].get("annotator.PersonBox", 0)
 
-    has_box = (~table.keyframe_only).tolist()
-    boxes = table.box.tolist()
-    action_column = table.action.tolist()
-    column8 = table.value.tolist()
+    with_box = ~table.keyframe_only
+    box_of_row, first_rows = _group_boxes(table, row_keyframes, keep_person=source == Source.IMPORT)
+    box_pks = np.array(ids_reserve(PersonBox, len(first_rows)), dtype=np.int64)
     state = State.ACCEPTED if source == Source.IMPORT else State.SUGGESTED
     version_pk = model_version.pk if model_version is not None else None
     now = timezone.now()
-    box_index: dict[tuple, int] = {}
-    box_rows: list[list[Any]] = []
-    label_rows: list[list[Any]] = []
-    for row, keyframe_pk in enumerate(row_keyframes):
-        if not has_box[row]:
-            continue
-        x1, y1, x2, y2 = boxes[row]
-        value = column8[row]
-        person = int(value) if source == Source.IMPORT and value == value else None
-        key = (keyframe_pk, x1, y1, x2, y2, person)
-        index = box_index.get(key)
-        if index is None:
-            index = box_index[key] = len(box_rows)
-            detector_score = value if source == Source.DETECTOR else None
-            box_rows.append(
-                [
-                    None,
-                    keyframe_pk,
-                    person,
-                    x1,
-                    y1,
-                    x2,
-                    y2,
-                    source,
-                    state,
-                    version_pk,
-                    detector_score,
-                    now,
-                    now,
-                ]
-            )
-        if source != Source.DETECTOR:
-            score = value if source == Source.MODEL else None
-            label_rows.append([None, index, actions[action_column[row]], source, state, score])
+    value = table.value[first_rows]
+    person = [None] * len(first_rows)
+    if source == Source.IMPORT:
+        person = [None if v != v else int(v) for v in value.tolist()]
+    detector_score = value.tolist() if source == Source.DETECTOR else [None] * len(first_rows)
+    x1, y1, x2, y2 = table.box[first_rows].T.tolist()
+    box_rows = [
+        (pk, keyframe, person_id, a, b, c, d, source, state, version_pk, score, now, now)
+        for pk, keyframe, person_id, a, b, c, d, score in zip(
+            box_pks.tolist(),
+            row_keyframes[first_rows].tolist(),
+            person,
+            x1,
+            y1,
+            x2,
+            y2,
+            detector_score,
+            strict=True,
+        )
+    ]
     report(0.5, "writing boxes")
-    for box_row, pk in zip(box_rows, ids_reserve(PersonBox, len(box_rows)), strict=True):
-        box_row[0] = pk
     rows_insert(PersonBox, BOX_COLUMNS, box_rows)
-    report(0.75, "writing labels")
-    for label_row, pk in zip(label_rows, ids_reserve(BoxLabel, len(label_rows)), strict=True):
-        label_row[0] = pk
-        label_row[1] = box_rows[label_row[1]][0]
-    rows_insert(BoxLabel, LABEL_COLUMNS, label_rows)
+    label_rows: list[tuple] = []
+    if source != Source.DETECTOR:
+        report(0.75, "writing labels")
+        rows = np.flatnonzero(with_box)
+        action_pks = np.array([actions.get(a, 0) for a in range(max(actions) + 1)], dtype=np.int64)[
+            table.action[rows]
+        ]
+        scores = table.value[rows].tolist() if source == Source.MODEL else [None] * len(rows)
+        label_pks = ids_reserve(BoxLabel, len(rows))
+        label_rows = [
+            (pk, box, action, source, state, score)
+            for pk, box, action, score in zip(
+                label_pks,
+                box_pks[box_of_row[rows]].tolist(),
+                action_pks.tolist(),
+                scores,
+                strict=True,
+            )
+        ]
+        rows_insert(BoxLabel, LABEL_COLUMNS, label_rows)
     return {"boxes": len(box_rows), "labels": len(label_rows), "boxes_replaced": deleted}
 
 
-def _count_rule_violations(dataset: Dataset, table: Any) -> int:
+def _group_boxes(
+    table: Any, row_keyframes: np.ndarray, *, keep_person: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that repeat a box (same keyframe, coordinates and person id) are one box with several
+    labels. Returns each row's box index (-1 for 2-column rows) and each box's first row, with
+    boxes numbered in file order so that ids and exports follow the file."""
+    rows = np.flatnonzero(~table.keyframe_only)
+    person = table.value[rows] if keep_person else np.zeros(len(rows))
+    keys = np.column_stack([row_keyframes[rows], table.box[rows], np.nan_to_num(person, nan=-1.0)])
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    box_of_row = np.full(len(table), -1, dtype=np.int64)
+    box_of_row[rows] = rank[inverse.reshape(-1)]
+    return box_of_row, rows[first[order]]
+
+
+def _count_rule_violations(dataset: Dataset, table: Any, row_keyframes: np.ndarray) -> int:
     """How many boxes of a ground-truth file break the dataset's review rules (they are kept)."""
     rules = dataset.review_rules or {}
     if not rules:
         return 0
+    box_of_row, first_rows = _group_boxes(table, row_keyframes, keep_person=True)
+    type_names = list(rules)
     types = dict(Action.objects.filter(dataset=dataset).values_list("action_id", "action_type"))
-    per_box: dict[tuple, Counter] = {}
-    for video, ts, box, has_box, action_id, person in zip(
-        table.video.tolist(),
-        table.timestamp.tolist(),
-        table.box.tolist(),
-        (~table.keyframe_only).tolist(),
-        table.action.tolist(),
-        table.value.tolist(),
-        strict=True,
-    ):
-        if has_box:
-            per_box.setdefault((video, ts, *box, person), Counter())[types[action_id]] += 1
-    violations = 0
-    for counts in per_box.values():
-        for action_type, bounds in rules.items():
-            count = counts.get(action_type, 0)
-            if count < bounds.get("min", 0) or ("max" in bounds and count > bounds["max"]):
-                violations += 1
-                break
-    return violations
+    rows = np.flatnonzero(box_of_row >= 0)
+    type_of_row = np.array(
+        [
+            type_names.index(types[a]) if types[a] in rules else -1
+            for a in table.action[rows].tolist()
+        ]
+    )
+    counted = type_of_row >= 0
+    counts = np.zeros((len(first_rows), len(type_names)), dtype=np.int64)
+    np.add.at(counts, (box_of_row[rows][counted], type_of_row[counted]), 1)
+    low = np.array([rules[name].get("min", 0) for name in type_names])
+    high = np.array([rules[name].get("max", np.iinfo(np.int64).max) for name in type_names])
+    return int(np.any((counts < low) | (counts > high), axis=1).sum())
