@@ -111,6 +111,38 @@ class SlowFastConfig:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+class Conv3d(nn.Conv3d):
+    """A 3D convolution that runs kernels spanning only space, only time or neither in 2D.
+
+    On a channels-last (N, C, T, H, W) tensor, (N*T, C, H, W) and (N, C, T, H*W) are views, also
+    channels-last: a 1xkxk kernel is a 2D convolution over the first, a kx1x1 kernel one over the
+    second, and a 1x1x1 kernel a matrix product. Same weights and results as nn.Conv3d; CPU
+    libraries are much better tuned for 2D convolutions than for 3D ones.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.groups != 1 or isinstance(self.padding, str):
+            return super().forward(x)
+        n, c, t, h, w = x.shape
+        (kt, kh, kw), (st, sh, sw) = self.kernel_size, self.stride
+        (pt, ph, pw), (dt, dh, dw) = self.padding, self.dilation
+        if (kt, kh, kw) == (1, 1, 1) and (pt, ph, pw) == (0, 0, 0):
+            if (st, sh, sw) != (1, 1, 1):
+                x = x[:, :, ::st, ::sh, ::sw]
+            # (N, T, H, W, C) @ (C, C_out): a plain matrix product on the channels-last memory.
+            y = F.linear(x.permute(0, 2, 3, 4, 1), self.weight.flatten(1), self.bias)
+            return y.permute(0, 4, 1, 2, 3)
+        if kt == 1 and st == 1 and pt == 0:
+            frames = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N*T, C, H, W)
+            y = F.conv2d(frames, self.weight.squeeze(2), self.bias, (sh, sw), (ph, pw), (dh, dw))
+            return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
+        if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
+            pixels = x.reshape(n, c, t, h * w)  # (N, C, T, H*W)
+            y = F.conv2d(pixels, self.weight.flatten(3), self.bias, (st, 1), (pt, 0), (dt, 1))
+            return y.reshape(n, -1, y.shape[2], h, w)
+        return super().forward(x)
+
+
 def _bn(channels: int) -> nn.BatchNorm3d:
     return nn.BatchNorm3d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
 
@@ -140,7 +172,7 @@ class Bottleneck(nn.Module):
         dilation: int,
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv3d(
+        self.conv1 = Conv3d(
             in_channels,
             inner_channels,
             (temporal_kernel, 1, 1),
@@ -148,7 +180,7 @@ class Bottleneck(nn.Module):
             bias=False,
         )
         self.bn1 = _bn(inner_channels)
-        self.conv2 = nn.Conv3d(
+        self.conv2 = Conv3d(
             inner_channels,
             inner_channels,
             (1, 3, 3),
@@ -158,12 +190,12 @@ class Bottleneck(nn.Module):
             bias=False,
         )
         self.bn2 = _bn(inner_channels)
-        self.conv3 = nn.Conv3d(inner_channels, out_channels, 1, bias=False)
+        self.conv3 = Conv3d(inner_channels, out_channels, 1, bias=False)
         self.bn3 = _bn(out_channels)
         self.downsample: nn.Sequential | None = None
         if in_channels != out_channels or stride != 1:
             self.downsample = nn.Sequential(
-                nn.Conv3d(in_channels, out_channels, 1, stride=(1, stride, stride), bias=False),
+                Conv3d(in_channels, out_channels, 1, stride=(1, stride, stride), bias=False),
                 _bn(out_channels),
             )
 
@@ -180,10 +212,10 @@ class NonLocal(nn.Module):
 
     def __init__(self, channels: int, inner_channels: int, pool: tuple[int, int, int]) -> None:
         super().__init__()
-        self.theta = nn.Conv3d(channels, inner_channels, 1)
-        self.phi = nn.Conv3d(channels, inner_channels, 1)
-        self.g = nn.Conv3d(channels, inner_channels, 1)
-        self.out = nn.Conv3d(inner_channels, channels, 1)
+        self.theta = Conv3d(channels, inner_channels, 1)
+        self.phi = Conv3d(channels, inner_channels, 1)
+        self.g = Conv3d(channels, inner_channels, 1)
+        self.out = Conv3d(inner_channels, channels, 1)
         self.bn = _bn(channels)
         self.pool = tuple(pool)
 
@@ -246,7 +278,7 @@ class Lateral(nn.Module):
 
     def __init__(self, fast_channels: int, channel_ratio: int, kernel: int, alpha: int) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(
+        self.conv = Conv3d(
             fast_channels,
             fast_channels * channel_ratio,
             (kernel, 1, 1),
@@ -268,7 +300,7 @@ class Stem(nn.Module):
 
     def __init__(self, out_channels: int, temporal_kernel: int) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(
+        self.conv = Conv3d(
             3,
             out_channels,
             (temporal_kernel, 7, 7),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from inference.models import PRESETS, SlowFastConfig, build_model, detection_loss, preset
-from inference.models.slowfast import NonLocal
+from inference.models.slowfast import Conv3d, NonLocal
 
 ISSUE_PRESETS = {
     "slowfast_r50_4x16",
@@ -243,3 +243,37 @@ def test_unsupported_combinations_raise_value_error(changes, value):
 def test_unknown_preset_is_named():
     with pytest.raises(ValueError, match="slowfast_r18"):
         preset("slowfast_r18")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation"),
+    [
+        ((1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1)),  # bottleneck 1x1x1
+        ((1, 1, 1), (1, 2, 2), (0, 0, 0), (1, 1, 1)),  # strided shortcut
+        ((1, 3, 3), (1, 2, 2), (0, 1, 1), (1, 1, 1)),  # spatial 3x3
+        ((1, 3, 3), (1, 1, 1), (0, 2, 2), (1, 2, 2)),  # dilated res5
+        ((3, 1, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1)),  # temporal 3x1x1
+        ((7, 1, 1), (4, 1, 1), (3, 0, 0), (1, 1, 1)),  # lateral connection
+        ((1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1)),  # Slow stem
+        ((5, 7, 7), (1, 2, 2), (2, 3, 3), (1, 1, 1)),  # Fast stem (a real 3D kernel)
+    ],
+)
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_conv3d_matches_torch_conv3d_forward_and_backward(
+    kernel, stride, padding, dilation, channels_last
+):
+    torch.manual_seed(0)
+    conv = Conv3d(6, 5, kernel, stride=stride, padding=padding, dilation=dilation, bias=True)
+    x = torch.randn(2, 6, 8, 13, 11)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    x.requires_grad_(True)
+    out = conv(x)
+    expected = torch.nn.functional.conv3d(x, conv.weight, conv.bias, stride, padding, dilation)
+    assert out.shape == expected.shape
+    assert torch.allclose(out, expected, atol=1e-5)
+    grad = torch.randn_like(out)
+    ours = torch.autograd.grad(out, (x, conv.weight, conv.bias), grad)
+    reference = torch.autograd.grad(expected, (x, conv.weight, conv.bias), grad)
+    for a, b in zip(ours, reference, strict=True):
+        assert torch.allclose(a, b, atol=1e-4)
