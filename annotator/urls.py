@@ -5,6 +5,7 @@ from annotator import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -36,7 +36,7 @@ JPEG_QUALITY = 80
 SPRITE_QUALITY = 70  # thumbnails: the budget matters more than their fine detail
 # Constant quality, capped: clips overlap three-fold at one keyframe per second, and all derived
 # media must stay under 500 MB per hour of 360p video even for noisy footage.
-CLIP_OPTIONS = {"preset": "veryfast", "crf": "30", "maxrate": "180000", "bufsize": "180000"}
+CLIP_OPTIONS = {"preset": "veryfast", "crf": "30", "maxrate": "150000", "bufsize": "150000"}
 CLIP_TIME_BASE = Fraction(1, 90000)
 MIN_TILE_SIDE = 64
 MANIFEST = "manifest.json"

@@ -333,3 +333,21 @@ def test_rest_refuses_videos_not_ingested_and_datasets_without_a_model(video, ma
         manager_client.post("/api/v1/videos/999999/preannotate/", {}, format="json").status_code
         == 404
     )
+
+
+def test_the_job_page_shows_progress_to_logged_in_users_with_a_role(video, reviewer, client):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    job = Job.objects.create(job_type="preannotate", video=video, progress=0.25, message="scoring")
+    url = f"/jobs/{job.pk}/"
+
+    assert client.get(url).status_code == 302  # to the login page
+    client.force_login(get_user_model().objects.create_user("nobody", password="x-123456789"))
+    assert client.get(url).status_code == 403
+    client.force_login(reviewer)
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'data-url="/api/v1/jobs/{job.pk}/"' in html and "js/job-progress.js" in html
+    assert 'value="0.25"' in html and "scoring" in html
+    assert client.get("/jobs/999999/").status_code == 404

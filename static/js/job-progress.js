@@ -1,0 +1,31 @@
+// Live progress of one job: poll its REST resource until it is no longer queued or running.
+const section = document.getElementById("job");
+const ACTIVE = new Set(["queued", "running"]);
+const POLL_MS = 1000;
+
+function show(job) {
+  document.getElementById("job-progress").value = job.progress;
+  document.getElementById("job-percent").textContent = `${Math.round(job.progress * 100)} %`;
+  document.getElementById("job-status").textContent = job.status;
+  document.getElementById("job-message").textContent = job.message;
+  document.getElementById("job-worker").textContent = job.worker;
+  document.getElementById("job-result").textContent = Object.keys(job.result).length
+    ? JSON.stringify(job.result, null, 2)
+    : "";
+}
+
+async function poll() {
+  const response = await fetch(section.dataset.url, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+  });
+  if (!response.ok) {
+    document.getElementById("job-message").textContent = `could not read the job (${response.status})`;
+    return;
+  }
+  const job = await response.json();
+  show(job);
+  if (ACTIVE.has(job.status)) setTimeout(poll, POLL_MS);
+}
+
+poll();
