@@ -98,3 +98,22 @@ def test_deleting_a_video_deletes_its_rows_and_derived_files(
     assert response.status_code == 204
     assert not Video.objects.exists() and not Keyframe.objects.exists()
     assert not stored.exists() and not derived.exists()
+
+
+def test_import_video_command_adds_server_files(ava_dataset, media_root, capsys):  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    call_command("import_video", str(POOL), dataset=ava_dataset.name, time_offset=900)
+
+    video = Video.objects.get(video_id="pool_30fps")
+    assert video.time_offset == 900
+    assert Job.objects.filter(video=video, job_type="ingest").exists()
+    assert "ingest queued" in capsys.readouterr().out
+
+
+def test_import_video_command_refuses_a_missing_file(ava_dataset, media_root):  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_video", "/nonexistent.mp4", dataset=ava_dataset.name)
