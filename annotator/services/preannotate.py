@@ -122,7 +122,9 @@ def video_preannotate(*, context: JobContext) -> dict[str, Any]:
     job = context.job
     video = Video.objects.select_related("dataset").get(pk=job.video_id)
     version = ModelVersion.objects.get(pk=job.params["model_version"])
+    checkpoint = model_version_checkpoint(model_version=version)  # fail before the detector runs
     include_reviewed = bool(job.params.get("include_reviewed", False))
+    writer = _BatchWriter(job, version, include_reviewed)
     keyframes = _keyframes_to_annotate(video, include_reviewed)
     source = _box_source(video, job.params.get("person_boxes", "auto"))
     device = _device()
@@ -131,9 +133,8 @@ def video_preannotate(*, context: JobContext) -> dict[str, Any]:
         threshold = float(job.params.get("detector_threshold", settings.PERSON_DETECTOR_THRESHOLD))
         detections = _detect(video, keyframes, threshold, device, context)
     plans = _plan_boxes(video, keyframes, source, detections)
-    writer = _BatchWriter(job, version, include_reviewed)
     start = 0.3 if source == "detector" else 0.0  # the detector took the first 30 %
-    scored = _score(video, version, keyframes, plans, device, writer, context, start)
+    scored = _score(video, version, checkpoint, keyframes, plans, device, writer, context, start)
     return {
         "keyframes": len(keyframes),
         "person_boxes": source,
@@ -298,6 +299,7 @@ def _keyframe_images(
 def _score(
     video: Video,
     version: ModelVersion,
+    checkpoint: Path,
     keyframes: list[Keyframe],
     plans: dict[int, list[PlannedBox]],
     device: str,
@@ -310,7 +312,7 @@ def _score(
     from inference.predict import KeyframeBoxes, predict_video
     from inference.video import DecodeStats
 
-    model = load_model(model_version_checkpoint(model_version=version), device=device)
+    model = load_model(checkpoint, device=device)
     model_ids = [int(label["id"]) for label in model.label_map]  # type: ignore[union-attr]
     if model_ids != [int(label["id"]) for label in version.label_map]:
         raise ApplicationError(
@@ -363,6 +365,12 @@ class _BatchWriter:
         actions = dict(
             Action.objects.filter(dataset_id=version.dataset_id).values_list("action_id", "pk")
         )
+        missing = [action_id for action_id in ids if action_id not in actions]
+        if missing:
+            raise ApplicationError(
+                f"model version {version.name!r} scores action ids {missing[:20]} that its "
+                "dataset no longer has"
+            )
         self.action_pks = [actions[action_id] for action_id in ids]
         self.totals: Counter[str] = Counter()
 
@@ -403,8 +411,8 @@ class _BatchWriter:
         for box, vector in zip(plan, vectors, strict=True):
             if box.box_id is not None:
                 row = existing.get(box.box_id)
-                if row is None or _coords(row) != box.coords:
-                    continue  # a reviewer deleted or moved it while the model ran
+                if row is None or _coords(row) != box.coords or row.state == State.REJECTED:
+                    continue  # a reviewer deleted, moved or rejected it while the model ran
                 row.scores, row.model_version = vector.tobytes(), self.version
                 updated.append(row)
                 labelled.append((row, vector))
