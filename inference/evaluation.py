@@ -548,7 +548,7 @@ def evaluate_files(
     labelmap = read_labelmap(labelmap_path)
     excluded = read_excluded(excluded_path) if excluded_path is not None else []
     gt = read_ava_csv(gt_path, "gt", validate=False)
-    detections = iter_ava_batches(detections_path, "predictions", block_size=1 << 20)
+    detections = iter_ava_batches(detections_path, "predictions", block_size=1 << 22)
     return evaluate_frame_ap(gt, detections, labelmap, excluded, _default_types(labelmap))
 
 
