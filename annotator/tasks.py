@@ -62,6 +62,14 @@ def preannotate_video_task(job_id: int) -> None:
     job_run(job_id=job_id, work=lambda context: video_preannotate(context=context))
 
 
+@shared_task(**TASK_OPTIONS)
+def evaluate_task(job_id: int) -> None:
+    """Score model versions on an evaluation set and store their reports (default queue)."""
+    from annotator.services.evaluation import evaluation_run
+
+    job_run(job_id=job_id, work=lambda context: evaluation_run(context=context))
+
+
 @shared_task
 def jobs_sweep_task() -> list[int]:
     """Re-queue jobs whose worker stopped renewing the lease."""
@@ -72,4 +80,5 @@ TASKS_BY_JOB_TYPE = {
     Job.Type.IMPORT: import_ava_task,
     Job.Type.INGEST: ingest_video_task,
     Job.Type.PREANNOTATE: preannotate_video_task,
+    Job.Type.EVALUATE: evaluate_task,
 }

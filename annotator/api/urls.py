@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from annotator.api import preannotation, views
+from annotator.api import evaluation, preannotation, views
 
 
 class IdConverter:
@@ -69,5 +69,35 @@ urlpatterns = [
         "evaluation-reports/",
         views.EvaluationReportListApi.as_view(),
         name="api-evaluation-reports",
+    ),
+    path(
+        "datasets/<id:dataset_id>/evaluate/",
+        evaluation.DatasetEvaluateApi.as_view(),
+        name="api-dataset-evaluate",
+    ),
+    path(
+        "evaluation-reports/<id:report_id>/",
+        evaluation.EvaluationReportDetailApi.as_view(),
+        name="api-evaluation-report",
+    ),
+    path(
+        "evaluation-reports/<id:report_id>/figure/",
+        evaluation.EvaluationFigureApi.as_view(),
+        name="api-evaluation-figure",
+    ),
+    path(
+        "evaluation-reports/<id:report_id>/figure.svg",
+        evaluation.EvaluationFigureSvgApi.as_view(),
+        name="api-evaluation-figure-svg",
+    ),
+    path(
+        "evaluation-reports/<id:report_id>/figure.png",
+        evaluation.EvaluationFigurePngApi.as_view(),
+        name="api-evaluation-figure-png",
+    ),
+    path(
+        "evaluation-reports/<id:report_id>/figure.csv",
+        evaluation.EvaluationFigureCsvApi.as_view(),
+        name="api-evaluation-figure-csv",
     ),
 ]

@@ -14,18 +14,22 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def objects(ava_dataset):  # type: ignore[no-untyped-def]
-    from annotator.models import Job, ModelVersion
+    from annotator.models import EvaluationReport, Job, ModelVersion
 
     video = VideoFactory(dataset=ava_dataset)
     keyframe = KeyframeFactory(video=video)
     job = Job.objects.create(job_type="import", status="succeeded")
     model_version = ModelVersion.objects.create(dataset=ava_dataset, name="m", status="external")
+    report = EvaluationReport.objects.create(
+        dataset=ava_dataset, model_version=model_version, box_source="detections", snapshot_hash="0"
+    )
     return {
         "dataset": ava_dataset.pk,
         "video": video.pk,
         "keyframe": keyframe.pk,
         "job": job.pk,
         "model_version": model_version.pk,
+        "report": report.pk,
     }
 
 
@@ -57,6 +61,12 @@ MATRIX = [
     ("get", "/api/v1/model-versions/{model_version}/", True, True),
     ("post", "/api/v1/model-versions/{model_version}/activate/", False, True),
     ("get", "/api/v1/evaluation-reports/", True, True),
+    ("post", "/api/v1/datasets/{dataset}/evaluate/", False, True),
+    ("get", "/api/v1/evaluation-reports/{report}/", True, True),
+    ("get", "/api/v1/evaluation-reports/{report}/figure/", True, True),
+    ("get", "/api/v1/evaluation-reports/{report}/figure.svg", True, True),
+    ("get", "/api/v1/evaluation-reports/{report}/figure.png", True, True),
+    ("get", "/api/v1/evaluation-reports/{report}/figure.csv", True, True),
     ("get", "/api/schema/", True, True),
     ("get", "/api/docs/", True, True),
 ]
@@ -99,6 +109,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         .replace("{keyframe_id}", "{keyframe}")
         .replace("{job_id}", "{job}")
         .replace("{model_version_id}", "{model_version}")
+        .replace("{report_id}", "{report}")
         for r in normalised
     }
     assert normalised - {"health/"} <= covered

@@ -1,0 +1,415 @@
+"""The per-class AP figure (SlowFast paper, Figure 3) as SVG and PNG, from one layout.
+
+`figure_layout` turns a `reports.Comparison` into shapes in pixel units; `figure_svg` writes them
+as SVG (with hover titles and data attributes the dashboard and its tests read) and `figure_png`
+draws the same shapes with Pillow at twice the size, so the two downloads show the same figure.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape, quoteattr
+
+from annotator.reports import MARKED, RELATIVE_FLOOR, ClassRow, Comparison
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw
+
+FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
+INK = "#1d2330"
+MUTED = "#5b6475"
+GRID = "#e4e7ec"
+BASELINE_FILL = "#a3acbd"
+MODEL_FILL = "#2f6fdb"
+ABSOLUTE_FILL = "#1d2330"
+RELATIVE_FILL = "#d9480f"
+WARNING = "#b3261e"
+LABEL_ANGLE = -60  # degrees, as SVG rotates (clockwise positive)
+MAX_LABEL = 36  # characters of a class name under the axis
+PNG_SCALE = 2
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+    fill: str
+    css: str = ""
+    attrs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Polygon:
+    points: tuple[tuple[float, float], ...]
+    fill: str
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    stroke: str
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float  # baseline
+    text: str
+    size: float = 11.0
+    anchor: str = "start"  # start, middle, end
+    rotate: float = 0.0
+    bold: bool = False
+    fill: str = INK
+    css: str = ""
+
+
+Shape = Rect | Polygon | Line | Text
+
+
+@dataclass(frozen=True)
+class Group:
+    """Shapes that belong together (one class's bars): a hover title and data attributes."""
+
+    shapes: tuple[Shape, ...]
+    css: str = ""
+    title: str = ""
+    attrs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: float
+    height: float
+    items: tuple[Shape | Group, ...] = field(default_factory=tuple)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f}"
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 3] + "..."
+
+
+def _triangle(x: float, y: float, size: float = 5.0) -> tuple[tuple[float, float], ...]:
+    """Upward triangle with its base centred at (x, y)."""
+    return ((x - size, y), (x + size, y), (x, y - 1.7 * size))
+
+
+def _diamond(x: float, y: float, size: float = 4.5) -> tuple[tuple[float, float], ...]:
+    """Diamond with its bottom corner at (x, y)."""
+    return ((x, y), (x + size, y - size), (x, y - 2 * size), (x - size, y - size))
+
+
+def _hover(row: ClassRow, comparison: Comparison) -> str:
+    lines = [f"{row.name} (id {row.action_id}, {row.gt_count} GT)"]
+    if comparison.baseline is not None:
+        lines.append(f"A {comparison.baseline.model_name}: AP {_percent(row.baseline_ap)}")
+    lines.append(f"B {comparison.report.model_name}: AP {_percent(row.ap)}")
+    if comparison.baseline is not None:
+        relative = "" if row.relative_gain is None else f" ({100 * row.relative_gain:+.0f} %)"
+        lines.append(f"gain {_signed(row.gain)}{relative}")
+    if row.absolute_mark:
+        lines.append(f"one of the {MARKED} largest absolute gains")
+    if row.relative_mark:
+        lines.append(f"one of the {MARKED} largest relative gains")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where the plot sits: margins, sizes, the AP scale and the width of a class's slot."""
+
+    paired: bool
+    width: float
+    y_max: float
+    step: float
+    left: float = 52.0
+    right: float = 20.0
+    top: float = 96.0
+    plot_height: float = 260.0
+
+    @property
+    def bar(self) -> float:
+        return 9.0 if self.paired else 12.0
+
+    @property
+    def slot(self) -> float:
+        return 2 * self.bar + 7 if self.paired else self.bar + 8
+
+    @property
+    def base_y(self) -> float:
+        return self.top + self.plot_height
+
+    def y_of(self, ap: float) -> float:
+        return self.base_y - self.plot_height * min(ap, self.y_max) / self.y_max
+
+
+def _header(comparison: Comparison, frame: _Frame) -> list[Shape | Group]:
+    """Title, the legend with each model's mAP, the marks' legend, a warning on mixed data."""
+    report, left = comparison.report, frame.left
+    title = f"Per-class AP, report {report.id}"
+    if comparison.baseline is not None:
+        title += f" vs baseline {comparison.baseline.id}"
+    title += f" (scored boxes: {report.box_source.replace('_', ' ')}"
+    title += f", {report.keyframes} keyframes)" if report.keyframes is not None else ")"
+    items: list[Shape | Group] = [Text(left, 22, title, size=14, bold=True, css="title")]
+    entries = [(MODEL_FILL, "B: " if frame.paired else "", report)]
+    if comparison.baseline is not None:
+        entries.insert(0, (BASELINE_FILL, "A: ", comparison.baseline))
+    x, legend_y = left, 46.0
+    for fill, prefix, summary in entries:
+        text = f"{prefix}{summary.model_name}, mAP {_percent(summary.mean_ap)}"
+        items.append(Rect(x, legend_y - 10, 12, 12, fill))
+        items.append(Text(x + 18, legend_y, text, size=12, css="legend-map"))
+        x += 18 + 7.0 * len(text) + 24
+    if frame.paired:
+        marks_y = legend_y + 22
+        relative = (
+            f"{MARKED} largest relative gains, baseline AP > {100 * RELATIVE_FLOOR:g} % "
+            "(coloured name)"
+        )
+        items += [
+            Polygon(_triangle(left + 6, marks_y), ABSOLUTE_FILL),
+            Text(left + 18, marks_y, f"{MARKED} largest absolute gains (bold name)", size=11),
+            Polygon(_diamond(left + 306, marks_y + 1), RELATIVE_FILL),
+            Text(left + 318, marks_y, relative, size=11, fill=RELATIVE_FILL),
+        ]
+    if not comparison.same_snapshot:
+        warning = "different data: the reports' snapshot hashes differ"
+        items.append(
+            Text(frame.width - frame.right, 22, warning, size=11, anchor="end", fill=WARNING)
+        )
+    return items
+
+
+def _axis(frame: _Frame) -> list[Shape | Group]:
+    items: list[Shape | Group] = []
+    for tick in range(round(frame.y_max / frame.step) + 1):
+        value = tick * frame.step
+        y = frame.y_of(value)
+        items.append(Line(frame.left, y, frame.width - frame.right, y, GRID if tick else MUTED))
+        items.append(
+            Text(frame.left - 6, y + 4, f"{100 * value:.0f}", size=10, anchor="end", fill=MUTED)
+        )
+    middle = frame.top + frame.plot_height / 2
+    items.append(Text(14, middle, "AP (%)", size=11, anchor="middle", rotate=-90, fill=MUTED))
+    return items
+
+
+def _class_group(row: ClassRow, index: int, comparison: Comparison, frame: _Frame) -> Group:
+    """One class: its bar (or A and B bars), marks above them, its name under the axis."""
+    x0 = frame.left + frame.slot * index + 3.5
+    bars = [(row.baseline_ap, BASELINE_FILL, "baseline")] if frame.paired else []
+    bars.append((row.ap, MODEL_FILL, "model"))
+    shapes: list[Shape] = []
+    for offset, (ap, fill, css) in enumerate(bars):
+        y = frame.y_of(ap or 0.0)
+        data = (("data-ap", "" if ap is None else f"{ap:.6f}"),)
+        x = x0 + offset * frame.bar
+        shapes.append(Rect(x, y, frame.bar, frame.base_y - y, fill, f"bar {css}", data))
+    centre = x0 + len(bars) * frame.bar / 2
+    mark_y = min(frame.y_of(ap or 0.0) for ap, _, _ in bars) - 3
+    if row.absolute_mark:
+        shapes.append(Polygon(_triangle(centre, mark_y), ABSOLUTE_FILL, css="mark-absolute"))
+        mark_y -= 11
+    if row.relative_mark:
+        shapes.append(Polygon(_diamond(centre, mark_y), RELATIVE_FILL, css="mark-relative"))
+    shapes.append(
+        Text(
+            centre + 3,
+            frame.base_y + 12,
+            _short(row.name),
+            size=10,
+            anchor="end",
+            rotate=LABEL_ANGLE,
+            bold=row.absolute_mark,
+            fill=RELATIVE_FILL if row.relative_mark else INK,
+            css="class-name",
+        )
+    )
+    kinds = (("absolute", row.absolute_mark), ("relative", row.relative_mark))
+    marks = [kind for kind, on in kinds if on]
+    return Group(
+        tuple(shapes),
+        css="pair" if frame.paired else "single",
+        title=_hover(row, comparison),
+        attrs=(
+            ("data-action-id", str(row.action_id)),
+            ("data-gt-count", str(row.gt_count)),
+            ("data-marks", " ".join(marks)),
+        ),
+    )
+
+
+def figure_layout(comparison: Comparison) -> Layout:
+    """Bars per class in figure order (pairs when there is a baseline), legend and marks."""
+    rows = comparison.classes
+    paired = comparison.baseline is not None
+    highest = max([0.1] + [max(row.ap, row.baseline_ap or 0.0) for row in rows])
+    step = 0.1 if highest <= 0.5 else 0.2
+    frame = _Frame(
+        paired=paired,
+        width=0.0,
+        y_max=min(1.0, math.ceil(highest / step - 1e-9) * step),
+        step=step,
+    )
+    frame = replace(frame, width=max(frame.left + frame.slot * len(rows) + frame.right, 720.0))
+    longest = max((len(_short(row.name)) for row in rows), default=4)
+    # rotated names: about 5 px a character at 10 px
+    bottom = 30 + longest * 5.0 * math.sin(math.radians(-LABEL_ANGLE))
+    items = _header(comparison, frame) + _axis(frame)
+    items += [_class_group(row, index, comparison, frame) for index, row in enumerate(rows)]
+    return Layout(width=frame.width, height=frame.base_y + bottom, items=tuple(items))
+
+
+# --- SVG -----------------------------------------------------------------------------------------
+
+
+def _attrs(pairs: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f" {name}={quoteattr(value)}" for name, value in pairs)
+
+
+def _css(name: str) -> str:
+    return f' class="{name}"' if name else ""
+
+
+def _svg_shape(shape: Shape) -> str:
+    if isinstance(shape, Rect):
+        return (
+            f'<rect{_css(shape.css)} x="{shape.x:.2f}" y="{shape.y:.2f}" '
+            f'width="{shape.width:.2f}" height="{shape.height:.2f}" fill="{shape.fill}"'
+            f"{_attrs(shape.attrs)}/>"
+        )
+    if isinstance(shape, Polygon):
+        points = " ".join(f"{x:.2f},{y:.2f}" for x, y in shape.points)
+        return f'<polygon{_css(shape.css)} points="{points}" fill="{shape.fill}"/>'
+    if isinstance(shape, Line):
+        return (
+            f'<line x1="{shape.x1:.2f}" y1="{shape.y1:.2f}" x2="{shape.x2:.2f}" '
+            f'y2="{shape.y2:.2f}" stroke="{shape.stroke}" stroke-width="{shape.width:g}"/>'
+        )
+    rotate = (
+        f' transform="rotate({shape.rotate:g} {shape.x:.2f} {shape.y:.2f})"' if shape.rotate else ""
+    )
+    weight = ' font-weight="bold"' if shape.bold else ""
+    return (
+        f'<text{_css(shape.css)} x="{shape.x:.2f}" y="{shape.y:.2f}" font-size="{shape.size:g}" '
+        f'text-anchor="{shape.anchor}" fill="{shape.fill}"{weight}{rotate}>'
+        f"{escape(shape.text)}</text>"
+    )
+
+
+def figure_svg(comparison: Comparison) -> str:
+    """The figure as a standalone SVG document."""
+    layout = figure_layout(comparison)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ap-figure" width="{layout.width:.0f}" '
+        f'height="{layout.height:.0f}" viewBox="0 0 {layout.width:.0f} {layout.height:.0f}" '
+        f'font-family="{FONT}">',
+        f'<rect width="{layout.width:.0f}" height="{layout.height:.0f}" fill="#ffffff"/>',
+    ]
+    for item in layout.items:
+        if isinstance(item, Group):
+            parts.append(
+                f"<g{_css(item.css)}{_attrs(item.attrs)}><title>{escape(item.title)}</title>"
+            )
+            parts.extend(_svg_shape(shape) for shape in item.shapes)
+            parts.append("</g>")
+        else:
+            parts.append(_svg_shape(item))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+# --- PNG -----------------------------------------------------------------------------------------
+
+
+def figure_png(comparison: Comparison) -> bytes:
+    """The figure drawn with Pillow from the same layout as the SVG, at twice its size."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    layout = figure_layout(comparison)
+    s = PNG_SCALE
+    image = Image.new("RGB", (math.ceil(layout.width * s), math.ceil(layout.height * s)), "white")
+    draw = ImageDraw.Draw(image)
+    fonts: dict[float, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+
+    def font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        if size not in fonts:
+            fonts[size] = ImageFont.load_default(size * s)
+        return fonts[size]
+
+    shapes: list[Shape] = []
+    for item in layout.items:
+        shapes.extend(item.shapes if isinstance(item, Group) else (item,))
+    for shape in shapes:
+        if isinstance(shape, Rect):
+            if shape.height > 0:
+                draw.rectangle(
+                    [
+                        shape.x * s,
+                        shape.y * s,
+                        (shape.x + shape.width) * s - 1,
+                        (shape.y + shape.height) * s - 1,
+                    ],
+                    fill=shape.fill,
+                )
+        elif isinstance(shape, Polygon):
+            draw.polygon([(x * s, y * s) for x, y in shape.points], fill=shape.fill)
+        elif isinstance(shape, Line):
+            draw.line(
+                [shape.x1 * s, shape.y1 * s, shape.x2 * s, shape.y2 * s],
+                fill=shape.stroke,
+                width=round(shape.width * s),
+            )
+        else:
+            _png_text(image, draw, shape, font(shape.size))
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _png_text(image: Image.Image, draw: ImageDraw.ImageDraw, text: Text, font: Any) -> None:
+    """Text at its baseline anchor; a rotated one is drawn on a square canvas centred on the
+    anchor, turned about its centre (Pillow turns counter-clockwise, SVG clockwise) and pasted
+    with its centre on the anchor."""
+    from PIL import Image, ImageDraw
+
+    s = PNG_SCALE
+    anchor = {"start": "ls", "middle": "ms", "end": "rs"}[text.anchor]
+    stroke = 1 if text.bold else 0  # Pillow's default font has no bold face: thicken it
+
+    def put(target: ImageDraw.ImageDraw, xy: tuple[float, float]) -> None:
+        target.text(
+            xy,
+            text.text,
+            font=font,
+            fill=text.fill,
+            anchor=anchor,
+            stroke_width=stroke,
+            stroke_fill=text.fill,
+        )
+
+    if not text.rotate:
+        put(draw, (text.x * s, text.y * s))
+        return
+    reach = math.ceil(draw.textlength(text.text, font=font) + text.size * s * 2)
+    canvas = Image.new("RGBA", (2 * reach, 2 * reach), (255, 255, 255, 0))
+    put(ImageDraw.Draw(canvas), (reach, reach))
+    canvas = canvas.rotate(-text.rotate, resample=Image.Resampling.BICUBIC)
+    image.paste(canvas, (round(text.x * s) - reach, round(text.y * s) - reach), canvas)

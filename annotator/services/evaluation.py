@@ -1,0 +1,491 @@
+"""Evaluation jobs: frame-mAP of one or two model versions on a dataset's reviewed keyframes.
+
+The evaluation set is the dataset's reviewed keyframes that are not excluded (of chosen videos, or
+all; optionally only gold keyframes, reviewed blind). Ground truth is what the AVA export writes
+(`selectors._gt_label_filter`); detections are a model version's scores on person boxes:
+
+- `detections` (the default, as AVA evaluates): every box of the version on the set's keyframes,
+  i.e. the boxes pre-annotation scored (ground-truth boxes and detector or imported person boxes)
+  or an imported predictions file's boxes; the stored float16 score vector, else the box's
+  scored labels.
+- `ground_truth`: only the ground-truth boxes, each with the version's scores: those stored on the
+  box itself, else those of a box of the version at the same place (to 1e-3, the AVA CSV
+  precision), which is how imported predictions on ground-truth boxes arrive.
+
+A version without scores on part of the set fails the job with a message that says how many
+keyframes lack them; pre-annotation skips reviewed and gold keyframes unless told otherwise and
+keeps one version's scores per box, so it is not started from here. The columns go to
+`inference.evaluation.evaluate_frame_ap` in memory; one EvaluationReport per version is written,
+replacing what an earlier attempt of the same job wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
+
+from annotator.errors import ApplicationError
+from annotator.models import (
+    Action,
+    BoxLabel,
+    Dataset,
+    EvaluationReport,
+    Job,
+    Keyframe,
+    ModelVersion,
+    PersonBox,
+    Video,
+)
+from annotator.selectors import _gt_label_filter
+from annotator.services.jobs import JobContext, job_create
+
+if TYPE_CHECKING:
+    from inference.ava import AvaRows, LabelMap
+    from inference.evaluation import EvaluationResult
+
+BOX_SOURCES = ("detections", "ground_truth")
+MISSING_EXAMPLES = 5  # keyframes named in the message when scores are missing
+CHUNK = 20_000
+
+
+def evaluation_start(
+    *,
+    dataset: Dataset,
+    model_version: ModelVersion,
+    baseline: ModelVersion | None = None,
+    videos: Sequence[Video] | None = None,
+    gold_only: bool = False,
+    box_source: str = "detections",
+    user: Any = None,
+) -> Job:
+    """Queue an evaluation of a model version (and a baseline to compare it with) on the dataset."""
+    if box_source not in BOX_SOURCES:
+        raise ApplicationError(f"box_source = {box_source!r}: expected one of {BOX_SOURCES}")
+    versions = [baseline, model_version] if baseline is not None else [model_version]
+    for version in versions:
+        if version.dataset_id != dataset.pk:
+            raise ApplicationError(
+                f"model version {version.pk} ({version.name!r}) belongs to another dataset"
+            )
+    if baseline is not None and baseline.pk == model_version.pk:
+        raise ApplicationError(f"baseline = {baseline.pk}: the same version as model_version")
+    for video in videos or ():
+        if video.dataset_id != dataset.pk:
+            raise ApplicationError(f"video {video.pk} ({video.video_id!r}) is in another dataset")
+    if not Action.objects.filter(dataset=dataset, evaluated=True).exists():
+        raise ApplicationError(f"dataset {dataset.name!r} has no evaluated actions")
+    video_pks = sorted({video.pk for video in videos}) if videos else None
+    if not evaluation_keyframes(dataset=dataset, videos=video_pks, gold_only=gold_only).exists():
+        raise ApplicationError(_empty_set_message(dataset, gold_only))
+    params = {
+        "model_versions": [version.pk for version in versions],
+        "videos": video_pks,
+        "gold_only": gold_only,
+        "box_source": box_source,
+    }
+    return job_create(job_type=Job.Type.EVALUATE, params=params, user=user, dataset=dataset)
+
+
+def evaluation_keyframes(
+    *, dataset: Dataset, videos: Sequence[int] | None = None, gold_only: bool = False
+) -> QuerySet[Keyframe]:
+    """The evaluation set: reviewed, not excluded keyframes (of `videos`; gold only on request)."""
+    keyframes = Keyframe.objects.filter(
+        video__dataset=dataset, status=Keyframe.Status.REVIEWED, excluded=False
+    )
+    if videos:
+        keyframes = keyframes.filter(video_id__in=videos)
+    if gold_only:
+        keyframes = keyframes.filter(gold=True)
+    return keyframes
+
+
+def _empty_set_message(dataset: Dataset, gold_only: bool) -> str:
+    kind = "reviewed gold" if gold_only else "reviewed"
+    return (
+        f"the evaluation set is empty: dataset {dataset.name!r} has no {kind}, non-excluded "
+        "keyframes in the chosen videos"
+    )
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The keyframes scored, as AVA keys: video ids (sorted) and each keyframe's (video, time)."""
+
+    videos: tuple[str, ...]
+    keys: dict[int, tuple[int, int]]  # keyframe pk -> (index into videos, timestamp)
+
+    def name(self, keyframe_pk: int) -> str:
+        video, timestamp = self.keys[keyframe_pk]
+        return f"{self.videos[video]}@{timestamp}"
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Ground-truth rows of the set and the boxes they sit on."""
+
+    rows: AvaRows
+    records: list[tuple[Any, ...]]  # (video id, timestamp, x1, y1, x2, y2, action id, person id)
+    boxes: dict[int, tuple[int, tuple[float, float, float, float]]]  # pk -> (keyframe, coords)
+
+
+def evaluation_run(*, context: JobContext) -> dict[str, Any]:
+    """Score the job's model versions on its evaluation set; write one report per version."""
+    from inference.evaluation import evaluate_frame_ap
+
+    job = context.job
+    params = job.params
+    dataset = Dataset.objects.get(pk=job.dataset_id)
+    versions = [ModelVersion.objects.get(pk=pk) for pk in params["model_versions"]]
+    box_source = params.get("box_source", "detections")
+    labelmap = dataset_labelmap(dataset=dataset)
+
+    context.progress(0.0, "reading ground truth")
+    keyframes = evaluation_keyframes(
+        dataset=dataset, videos=params.get("videos"), gold_only=bool(params.get("gold_only"))
+    )
+    evaluation_set = _evaluation_set(keyframes)
+    if not evaluation_set.keys:
+        raise ApplicationError(_empty_set_message(dataset, bool(params.get("gold_only"))))
+    truth = _ground_truth(keyframes, evaluation_set)
+    snapshot_hash = snapshot_sha256(labelmap, evaluation_set, truth.records)
+
+    detections: list[AvaRows] = []
+    missing: list[str] = []
+    for version in versions:
+        context.check_cancel()
+        context.progress(0.1 + 0.3 * len(detections) / len(versions), f"reading {version.name}")
+        rows, lacking = _detections(version, keyframes, evaluation_set, truth, box_source)
+        detections.append(rows)
+        if lacking:
+            missing.append(_missing_message(version, lacking, evaluation_set, truth, box_source))
+    if missing:
+        raise ApplicationError("; ".join(missing))
+
+    results: list[EvaluationResult] = []
+    for version, rows in zip(versions, detections, strict=True):
+        context.check_cancel()
+        context.progress(0.4 + 0.5 * len(results) / len(versions), f"scoring {version.name}")
+        results.append(evaluate_frame_ap(truth.rows, rows, labelmap))
+    context.check_cancel()
+    context.progress(0.95, "writing reports")
+    reports = _reports_write(job, versions, results, snapshot_hash, box_source, evaluation_set)
+    return {
+        "reports": [report.pk for report in reports],
+        "keyframes": len(evaluation_set.keys),
+        "ground_truth_rows": len(truth.records),
+        "detection_rows": [len(rows) for rows in detections],
+        "mean_ap": [report.mean_ap for report in reports],
+        "snapshot_hash": snapshot_hash,
+    }
+
+
+def dataset_labelmap(*, dataset: Dataset) -> LabelMap:
+    """The dataset's evaluated actions as a label map, with their action types."""
+    from inference.ava import ActionLabel, LabelMap
+
+    actions = Action.objects.filter(dataset=dataset, evaluated=True).order_by("action_id")
+    return LabelMap(
+        actions=tuple(
+            ActionLabel(id=action.action_id, name=action.name, type=action.action_type)
+            for action in actions
+        )
+    )
+
+
+def _evaluation_set(keyframes: QuerySet[Keyframe]) -> EvaluationSet:
+    rows = list(keyframes.values_list("pk", "video__video_id", "timestamp"))
+    videos = tuple(sorted({video_id for _, video_id, _ in rows}))
+    index = {video_id: i for i, video_id in enumerate(videos)}
+    return EvaluationSet(
+        videos=videos,
+        keys={pk: (index[video_id], timestamp) for pk, video_id, timestamp in rows},
+    )
+
+
+def _keys(evaluation_set: EvaluationSet, keyframe_pks: Iterable[int]) -> np.ndarray:
+    """(N, 2) int64 (video index, timestamp) of each keyframe pk."""
+    return np.array([evaluation_set.keys[pk] for pk in keyframe_pks], np.int64).reshape(-1, 2)
+
+
+def _columns(
+    evaluation_set: EvaluationSet,
+    keys: np.ndarray,
+    box: np.ndarray,
+    action: np.ndarray,
+    value: np.ndarray,
+    columns: int | np.ndarray,
+) -> AvaRows:
+    """AvaRows straight from numpy columns (no CSV round trip); `keys` from `_keys`."""
+    from inference.ava import AvaRows
+
+    n = len(keys)
+    return AvaRows(
+        videos=evaluation_set.videos,
+        video=keys[:, 0].astype(np.int32),
+        timestamp=keys[:, 1].copy(),
+        box=np.asarray(box, np.float64).reshape(-1, 4),
+        action=np.asarray(action, np.int64),
+        value=np.asarray(value, np.float64),
+        columns=np.broadcast_to(np.asarray(columns, np.int8), (n,)).copy(),
+        line=np.zeros(n, np.int64),
+    )
+
+
+def _ground_truth(keyframes: QuerySet[Keyframe], evaluation_set: EvaluationSet) -> GroundTruth:
+    """Ground-truth labels of the set as rows, plus a 2-column row per keyframe so that every
+    keyframe of the set is a key (one without people scores its detections as false
+    positives)."""
+    from inference.ava import NO_ACTION
+
+    labels = (
+        BoxLabel.objects.filter(_gt_label_filter(), box__keyframe__in=keyframes)
+        .filter(_gt_label_filter("box__"))
+        .order_by("box__keyframe_id", "box_id", "id")
+        .values_list(
+            "box__keyframe_id",
+            "box_id",
+            "box__x1",
+            "box__y1",
+            "box__x2",
+            "box__y2",
+            "action__action_id",
+            Coalesce("box__person_id", -1),
+        )
+    )
+    keyframe_of: list[int] = []
+    coords: list[tuple[float, float, float, float]] = []
+    actions: list[int] = []
+    persons: list[int] = []
+    boxes: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
+    for keyframe_pk, box_pk, x1, y1, x2, y2, action_id, person_id in labels.iterator(CHUNK):
+        if keyframe_pk not in evaluation_set.keys:
+            continue  # its status changed since the set was read
+        keyframe_of.append(keyframe_pk)
+        coords.append((x1, y1, x2, y2))
+        actions.append(action_id)
+        persons.append(person_id)
+        boxes[box_pk] = (keyframe_pk, (x1, y1, x2, y2))
+    present = list(evaluation_set.keys)
+    n, k = len(keyframe_of), len(present)
+    rows = _columns(
+        evaluation_set,
+        _keys(evaluation_set, keyframe_of + present),
+        np.concatenate([np.asarray(coords, np.float64).reshape(-1, 4), np.full((k, 4), np.nan)]),
+        np.asarray(actions + [NO_ACTION] * k),
+        np.concatenate([np.asarray(persons, np.float64), np.full(k, np.nan)]),
+        np.asarray([8] * n + [2] * k),
+    )
+    records = [
+        (evaluation_set.videos[evaluation_set.keys[pk][0]], evaluation_set.keys[pk][1], *box, a, p)
+        for pk, box, a, p in zip(keyframe_of, coords, actions, persons, strict=True)
+    ]
+    return GroundTruth(rows=rows, records=records, boxes=boxes)
+
+
+def snapshot_sha256(
+    labelmap: LabelMap, evaluation_set: EvaluationSet, records: Iterable[tuple[Any, ...]]
+) -> str:
+    """sha256 of what a report scored: the label map's ids, the keyframe set and the
+    ground-truth rows, each in a canonical order (independent of database ids)."""
+    digest = hashlib.sha256()
+    digest.update(("labelmap " + ",".join(map(str, labelmap.ids)) + "\n").encode())
+    keys = sorted((evaluation_set.videos[v], t) for v, t in evaluation_set.keys.values())
+    digest.update("".join(f"keyframe {video},{time}\n" for video, time in keys).encode())
+    lines = sorted("gt " + ",".join(repr(field) for field in record) + "\n" for record in records)
+    digest.update("".join(lines).encode())
+    return digest.hexdigest()
+
+
+# --- detections --------------------------------------------------------------------------------
+
+
+def _detections(
+    version: ModelVersion,
+    keyframes: QuerySet[Keyframe],
+    evaluation_set: EvaluationSet,
+    truth: GroundTruth,
+    box_source: str,
+) -> tuple[AvaRows, set[int]]:
+    """The version's detection rows on the set and the keyframes that lack its scores."""
+    vector_ids = np.array([int(entry["id"]) for entry in version.label_map], np.int64)
+    boxes = PersonBox.objects.filter(model_version=version, keyframe__in=keyframes).values_list(
+        "pk", "keyframe_id", "x1", "y1", "x2", "y2", "scores"
+    )
+    vectors: dict[int, bytes] = {}
+    placed: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
+    for pk, keyframe_pk, x1, y1, x2, y2, scores in boxes.iterator(CHUNK):
+        if keyframe_pk in evaluation_set.keys:
+            placed[pk] = (keyframe_pk, (x1, y1, x2, y2))
+            if scores is not None:
+                vectors[pk] = bytes(scores)
+    labels: dict[int, list[tuple[int, float]]] = {}
+    scored_labels = (
+        BoxLabel.objects.filter(box__model_version=version, box__keyframe__in=keyframes)
+        .filter(box__scores__isnull=True, score__isnull=False)
+        .order_by("box_id", "action__action_id")
+        .values_list("box_id", "action__action_id", "score")
+    )
+    for box_pk, action_id, score in scored_labels.iterator(CHUNK):
+        labels.setdefault(box_pk, []).append((action_id, score))
+
+    scored = {pk for pk in placed if pk in vectors or pk in labels}
+    # Each detection: (box whose scores it carries, keyframe, coordinates it is scored at).
+    if box_source == "ground_truth":
+        sources = _on_ground_truth(truth, placed, scored)
+        lacking = {truth.boxes[gt_pk][0] for gt_pk in truth.boxes if gt_pk not in sources}
+        chosen = [(sources[gt_pk], *truth.boxes[gt_pk]) for gt_pk in sorted(sources)]
+    else:
+        covered = {placed[pk][0] for pk in scored}
+        lacking = {keyframe_pk for keyframe_pk, _ in truth.boxes.values()} - covered
+        chosen = [(pk, *placed[pk]) for pk in sorted(scored)]
+    return _detection_rows(version, chosen, vectors, labels, vector_ids, evaluation_set), lacking
+
+
+def _rounded(coords: tuple[float, float, float, float]) -> tuple[int, ...]:
+    return tuple(round(c * 1000) for c in coords)
+
+
+def _on_ground_truth(
+    truth: GroundTruth,
+    placed: dict[int, tuple[int, tuple[float, float, float, float]]],
+    scored: set[int],
+) -> dict[int, int]:
+    """Ground-truth box pk -> the scored box of the version that gives it scores: itself, else
+    the first one at the same place on the same keyframe."""
+    at_place: dict[tuple[int, tuple[int, ...]], int] = {}
+    for pk in sorted(scored):
+        keyframe_pk, coords = placed[pk]
+        at_place.setdefault((keyframe_pk, _rounded(coords)), pk)
+    sources = {}
+    for gt_pk, (keyframe_pk, coords) in truth.boxes.items():
+        if gt_pk in scored:
+            sources[gt_pk] = gt_pk
+        elif (keyframe_pk, _rounded(coords)) in at_place:
+            sources[gt_pk] = at_place[(keyframe_pk, _rounded(coords))]
+    return sources
+
+
+def _detection_rows(
+    version: ModelVersion,
+    chosen: list[tuple[int, int, tuple[float, float, float, float]]],
+    vectors: dict[int, bytes],
+    labels: dict[int, list[tuple[int, float]]],
+    vector_ids: np.ndarray,
+    evaluation_set: EvaluationSet,
+) -> AvaRows:
+    """One row per (box, action) score: a vector gives every action of the version's label map."""
+    n_classes = len(vector_ids)
+    with_vector = [item for item in chosen if item[0] in vectors]
+    for pk, _, _ in with_vector:
+        if len(vectors[pk]) != 2 * n_classes:
+            raise ApplicationError(
+                f"model version {version.name!r}: box {pk} has {len(vectors[pk]) // 2} scores, "
+                f"its label map {n_classes} actions"
+            )
+    scores = np.frombuffer(b"".join(vectors[pk] for pk, _, _ in with_vector), np.float16)
+    with_labels = [
+        (keyframe_pk, coords, action_id, score)
+        for pk, keyframe_pk, coords in chosen
+        if pk not in vectors
+        for action_id, score in labels[pk]
+    ]
+    keys = np.concatenate(
+        [
+            np.repeat(_keys(evaluation_set, (item[1] for item in with_vector)), n_classes, 0),
+            _keys(evaluation_set, (item[0] for item in with_labels)),
+        ]
+    )
+    box = np.concatenate(
+        [
+            np.repeat(np.asarray([item[2] for item in with_vector]).reshape(-1, 4), n_classes, 0),
+            np.asarray([item[1] for item in with_labels]).reshape(-1, 4),
+        ]
+    )
+    action = np.concatenate(
+        [
+            np.tile(vector_ids, len(with_vector)),
+            np.asarray([item[2] for item in with_labels], np.int64),
+        ]
+    )
+    value = np.concatenate(
+        [scores.astype(np.float64), np.asarray([item[3] for item in with_labels], np.float64)]
+    )
+    return _columns(evaluation_set, keys, box, action, value, 8)
+
+
+def _missing_message(
+    version: ModelVersion,
+    lacking: set[int],
+    evaluation_set: EvaluationSet,
+    truth: GroundTruth,
+    box_source: str,
+) -> str:
+    with_boxes = len({keyframe_pk for keyframe_pk, _ in truth.boxes.values()})
+    examples = ", ".join(evaluation_set.name(pk) for pk in sorted(lacking)[:MISSING_EXAMPLES])
+    what = "ground-truth boxes without" if box_source == "ground_truth" else "no boxes with"
+    return (
+        f"model version {version.name!r} has {what} its scores on {len(lacking)} of the "
+        f"{with_boxes} keyframes with people in the evaluation set (e.g. {examples}); "
+        "pre-annotate them with this version (include reviewed keyframes) or import its "
+        "predictions, then evaluate again"
+    )
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+def _reports_write(
+    job: Job,
+    versions: list[ModelVersion],
+    results: list[EvaluationResult],
+    snapshot_hash: str,
+    box_source: str,
+    evaluation_set: EvaluationSet,
+) -> list[EvaluationReport]:
+    """One report per version, replacing those an earlier attempt of this job wrote."""
+    reports: list[EvaluationReport] = []
+    with transaction.atomic():
+        EvaluationReport.objects.filter(job=job).delete()
+        for position, (version, result) in enumerate(zip(versions, results, strict=True)):
+            role = "baseline" if position == 0 and len(versions) == 2 else "model"
+            params = {
+                **job.params,
+                "role": role,
+                "keyframes": len(evaluation_set.keys),
+                "videos_evaluated": len(evaluation_set.videos),
+            }
+            if role == "model" and reports:
+                params["baseline_report"] = reports[0].pk
+            reports.append(
+                EvaluationReport.objects.create(
+                    dataset_id=job.dataset_id,
+                    model_version=version,
+                    job=job,
+                    box_source=box_source,
+                    snapshot_hash=snapshot_hash,
+                    params=params,
+                    mean_ap=None if math.isnan(result.mean_ap) else result.mean_ap,
+                    per_class={
+                        str(action_id): {
+                            "ap": ap,
+                            "gt_count": result.gt_count[action_id],
+                            "detections": result.detection_count[action_id],
+                        }
+                        for action_id, ap in result.ap.items()
+                    },
+                    per_type=result.type_mean_ap,
+                )
+            )
+    return reports
