@@ -274,10 +274,9 @@ def _infer_from_weights(state: dict[str, torch.Tensor]) -> dict[str, Any]:
         if pathway == "slow" and SLOW_TEMPORAL_KERNELS[stage] == 1:
             with_kernel.append(blocks[stage])
             continue
-        kernels = [
-            state[f"{pathway}.{name}.blocks.{i}.conv1.weight"].shape[2]
-            for i in range(blocks[stage])
-        ]
+        # A missing weight counts as kernel 1 here; the strict key check reports it later.
+        keys = [f"{pathway}.{name}.blocks.{i}.conv1.weight" for i in range(blocks[stage])]
+        kernels = [state[k].shape[2] if k in state else 1 for k in keys]
         with_kernel.append(next((i for i, k in enumerate(kernels) if k == 1), len(kernels)))
     fields["temporal_kernel_blocks"] = None if with_kernel == blocks else tuple(with_kernel)
     nonlocal_blocks = []
@@ -289,9 +288,10 @@ def _infer_from_weights(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     fields["nonlocal_blocks"] = tuple(nonlocal_blocks)
     if fields["pathways"] == 2:
         fields["beta_inv"] = fields["width"] // state["fast.stem.conv.weight"].shape[0]
-        lateral = state["laterals.0.conv.weight"]
-        fields["fusion_kernel"] = lateral.shape[2]
-        fields["fusion_channel_ratio"] = lateral.shape[0] // lateral.shape[1]
+        if "laterals.0.conv.weight" in state:
+            lateral = state["laterals.0.conv.weight"]
+            fields["fusion_kernel"] = lateral.shape[2]
+            fields["fusion_channel_ratio"] = lateral.shape[0] // lateral.shape[1]
     fields["num_classes"] = state["proj.weight"].shape[0]
     return fields
 

@@ -399,3 +399,13 @@ def test_fetch_pretrained_knows_the_official_checkpoints():
     for entry in PRETRAINED.values():
         assert entry.url.startswith("https://dl.fbaipublicfiles.com/")
         assert entry.preset in PRESETS
+
+
+def test_pytorchvideo_file_with_a_missing_weight_is_refused_by_name(tmp_path, capsys):
+    resnet = pytest.importorskip("pytorchvideo.models.resnet")
+    state = resnet.create_resnet_with_roi_head(stem_dim_out=8).state_dict()
+    del state["model.blocks.3.res_blocks.0.branch2.conv_a.weight"]
+    source = tmp_path / "partial.pyth"
+    torch.save({"model_state": state}, source)
+    assert convert_cli(["--from", "pytorchvideo", str(source), str(tmp_path / "x.pt")]) == 1
+    assert "missing: slow.res4.blocks.0.conv1.weight" in capsys.readouterr().err
