@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -153,6 +154,14 @@ def _gt_label_filter(prefix: str = "") -> Q:
 EXPORT_CHUNK = 20_000
 
 
+def _fetch_all(queryset: QuerySet) -> list[tuple]:
+    """All rows of a values_list queryset as the cursor returns them (no per-row ORM work)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _raw_rows(queryset: QuerySet, chunk: int = EXPORT_CHUNK) -> Iterator[tuple]:
     """Rows of a values_list queryset straight from the database cursor (no per-row ORM work)."""
     sql, params = queryset.query.sql_with_params()
@@ -181,21 +190,25 @@ def ava_export_lines(
     if source == "human" or reviewed_only:
         keyframes = keyframes.filter(status=Keyframe.Status.REVIEWED)
     if source == "human":
+        # Ground truth lives on reviewed keyframes only (`keyframes` is filtered so above).
         yield from _export_ground_truth(dataset, keyframes)
     else:
         yield from _export_model(dataset, keyframes, model_version)
 
 
 def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Iterator[str]:
-    from inference.ava import records_text
+    from inference.ava import video_records_text
 
     # One video at a time: each query walks the (video, timestamp) index in order, so the
     # database sorts only the few labels of a keyframe, never the whole dataset.
     videos = dataset.videos.order_by("video_id").values_list("pk", "video_id")
     for video_pk, video_id in list(videos):
+        video_keyframes = keyframes.filter(video_id=video_pk)
         labels = (
             BoxLabel.objects.filter(
-                _gt_label_filter(), box__keyframe__in=keyframes.filter(video_id=video_pk)
+                _gt_label_filter(),
+                box__keyframe__video_id=video_pk,
+                box__keyframe__status=Keyframe.Status.REVIEWED,
             )
             .filter(_gt_label_filter("box__"))
             .order_by("box__keyframe__timestamp", "box_id", "id")
@@ -209,24 +222,20 @@ def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Ite
                 Coalesce("box__person_id", -1),
             )
         )
-        timestamps = (
-            keyframes.filter(video_id=video_pk).order_by("timestamp").values_list("timestamp")
-        )
-        # Merge the two ordered streams: a keyframe without labels becomes a 2-column row in place.
-        label_rows = _raw_rows(labels)
-        row = next(label_rows, None)
-        records: list[tuple] = []
-        for (timestamp,) in _raw_rows(timestamps):
-            if row is None or row[0] != timestamp:
-                records.append((video_id, timestamp))
-            while row is not None and row[0] == timestamp:
-                records.append((video_id, *row))
-                row = next(label_rows, None)
-            if len(records) >= EXPORT_CHUNK:
-                yield records_text(records, "gt")
-                records = []
+        records = _fetch_all(labels)
+        labelled = {record[0] for record in records}
+        empty = [
+            key
+            for key in _fetch_all(video_keyframes.values_list("timestamp"))
+            if key[0] not in labelled
+        ]
+        if empty:
+            # A reviewed keyframe without labels is a 2-column row, in its place in time order
+            # (the sort is stable and the rows are already in order: timsort merges two runs).
+            records.extend(empty)
+            records.sort(key=itemgetter(0))
         if records:
-            yield records_text(records, "gt")
+            yield video_records_text(video_id, records, "gt")
 
 
 def _export_model(

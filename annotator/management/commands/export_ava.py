@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -42,13 +43,21 @@ class Command(BaseCommand):
             model_version=model_version,
             reviewed_only=options["reviewed_only"],
         )
+        start = time.perf_counter()
+        rows = 0
         try:
             if options["out"] == "-":
                 for chunk in lines:
+                    rows += chunk.count("\n")
                     self.stdout.write(chunk, ending="")
-                return
-            with open(options["out"], "w", encoding="utf-8", newline="") as handle:
-                for chunk in lines:
-                    handle.write(chunk)
+            else:
+                with open(options["out"], "w", encoding="utf-8", newline="") as handle:
+                    for chunk in lines:
+                        rows += chunk.count("\n")
+                        handle.write(chunk)
         except ApplicationError as error:
             raise CommandError(error.message) from error
+        seconds = time.perf_counter() - start
+        self.stderr.write(
+            f"exported {rows} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
+        )
