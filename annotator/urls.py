@@ -8,4 +8,5 @@ urlpatterns = [
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
 ]

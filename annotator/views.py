@@ -7,8 +7,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotator.models import Dataset, Job
+from annotator.models import Dataset, EvaluationReport, Job
 from annotator.roles import role_of
+
+DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
 
 @login_required
@@ -26,3 +28,43 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         raise PermissionDenied("your account has no role (reviewer or manager)")
     job = get_object_or_404(Job.objects.select_related("video"), pk=job_id)
     return render(request, "annotator/job.html", {"job": job})
+
+
+@login_required
+def evaluation_dashboard(request: HttpRequest) -> HttpResponse:
+    """Per-class AP of a report, alone or against a baseline (?report=ID&baseline=ID)."""
+    if role_of(request.user) is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    queryset = EvaluationReport.objects.select_related("model_version", "dataset")
+    reports = list(queryset.order_by("-created_at", "-id")[:DASHBOARD_REPORTS])
+    asked = {_int(request.GET.get("report")), _int(request.GET.get("baseline"))} - {None}
+    reports += queryset.filter(pk__in=asked - {report.pk for report in reports})  # older ones
+    by_id = {report.pk: report for report in reports}
+    report = by_id.get(_int(request.GET.get("report")), reports[0] if reports else None)
+    if "baseline" in request.GET:
+        baseline = _int(request.GET["baseline"])
+    else:  # a report of a two-version job opens against its own baseline
+        baseline = (report.params or {}).get("baseline_report") if report else None
+    options = [
+        {
+            "id": item.pk,
+            "label": f"#{item.pk} {item.model_version.name} · {item.dataset.name} · mAP "
+            + ("-" if item.mean_ap is None else f"{100 * item.mean_ap:.1f}")
+            + f" · {item.box_source} · {item.created_at:%Y-%m-%d %H:%M}",
+            "baseline": (item.params or {}).get("baseline_report") or "",
+        }
+        for item in reports
+    ]
+    return render(
+        request,
+        "annotator/evaluation.html",
+        {
+            "options": options,
+            "report": report.pk if report else None,
+            "baseline": baseline if baseline in by_id else None,
+        },
+    )
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) <= 18 else None
