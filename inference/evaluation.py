@@ -129,7 +129,9 @@ def _index_ground_truth(
 ) -> _GroundTruth:
     order = np.lexsort((gt.timestamp, gt.video))
     video, timestamp = gt.video[order], gt.timestamp[order]
-    new_key = np.r_[True, (video[1:] != video[:-1]) | (timestamp[1:] != timestamp[:-1])]
+    new_key = np.empty(len(gt), bool)
+    new_key[:1] = True
+    new_key[1:] = (video[1:] != video[:-1]) | (timestamp[1:] != timestamp[:-1])
     key_sorted = np.cumsum(new_key) - 1
     key = np.empty(len(gt), np.int64)
     key[order] = key_sorted

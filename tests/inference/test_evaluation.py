@@ -427,7 +427,15 @@ def test_cli_reports_a_missing_file(tmp_path):
     assert "nope.csv" in done.stderr and "No such file" in done.stderr
 
 
-def test_result_mean_is_nan_without_ground_truth(tmp_path):
-    result = evaluate(tmp_path, [row("v", 902, None)], [row("v", 902, BOX, A, 0.9)])
+@pytest.mark.parametrize("gt", [[], [row("v", 902, None)]])
+def test_result_mean_is_nan_without_ground_truth(tmp_path, gt):
+    result = evaluate(tmp_path, gt, [row("v", 902, BOX, A, 0.9)])
     assert math.isnan(result.mean_ap)
+    assert result.ap == {A: None, B: None, C: None}
     assert result.to_json()["mAP"] is None
+
+
+def test_it_scores_no_detections_as_zero(tmp_path):
+    result = evaluate(tmp_path, [row("v", 902, BOX, A, 0)], [])
+    assert result.ap == {A: 0.0, B: None, C: None}
+    assert result.mean_ap == 0.0
