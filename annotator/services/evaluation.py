@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 BOX_SOURCES = ("detections", "ground_truth")
 MISSING_EXAMPLES = 5  # keyframes named in the message when scores are missing
-CHUNK = 20_000
+CHUNK = 20_000  # rows per database fetch
+BATCH_BOXES = 4096  # boxes per batch of detection rows
 
 
 def evaluation_start(
@@ -161,23 +162,25 @@ def evaluation_run(*, context: JobContext) -> dict[str, Any]:
     truth = _ground_truth(keyframes, evaluation_set)
     snapshot_hash = snapshot_sha256(labelmap, evaluation_set, truth.records)
 
-    detections: list[AvaRows] = []
-    missing: list[str] = []
+    detections: list[Detections] = []
     for version in versions:
         context.check_cancel()
         context.progress(0.1 + 0.3 * len(detections) / len(versions), f"reading {version.name}")
-        rows, lacking = _detections(version, keyframes, evaluation_set, truth, box_source)
-        detections.append(rows)
-        if lacking:
-            missing.append(_missing_message(version, lacking, evaluation_set, truth, box_source))
+        detections.append(_detections(version, keyframes, evaluation_set, truth, box_source))
+    missing = [
+        _missing_message(version, found.lacking, evaluation_set, truth, box_source)
+        for version, found in zip(versions, detections, strict=True)
+        if found.lacking
+    ]
     if missing:
         raise ApplicationError("; ".join(missing))
 
     results: list[EvaluationResult] = []
-    for version, rows in zip(versions, detections, strict=True):
+    for version, found in zip(versions, detections, strict=True):
         context.check_cancel()
         context.progress(0.4 + 0.5 * len(results) / len(versions), f"scoring {version.name}")
-        results.append(evaluate_frame_ap(truth.rows, rows, labelmap))
+        batches = found.batches(evaluation_set, labelmap, BATCH_BOXES)
+        results.append(evaluate_frame_ap(truth.rows, batches, labelmap))
     context.check_cancel()
     context.progress(0.95, "writing reports")
     reports = _reports_write(job, versions, results, snapshot_hash, box_source, evaluation_set)
@@ -185,7 +188,7 @@ def evaluation_run(*, context: JobContext) -> dict[str, Any]:
         "reports": [report.pk for report in reports],
         "keyframes": len(evaluation_set.keys),
         "ground_truth_rows": len(truth.records),
-        "detection_rows": [len(rows) for rows in detections],
+        "scored_boxes": [len(found.boxes) for found in detections],
         "mean_ap": [report.mean_ap for report in reports],
         "snapshot_hash": snapshot_hash,
     }
@@ -311,14 +314,78 @@ def snapshot_sha256(
 # --- detections --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Detections:
+    """A version's scored boxes on the set, kept compact; rows are made a batch at a time, so a
+    large set never holds every (box, action) row at once (the evaluator caps each batch)."""
+
+    # (box whose scores count, keyframe, where it is scored), in keyframe order
+    boxes: list[tuple[int, int, tuple[float, float, float, float]]]
+    vectors: dict[int, bytes]  # box pk -> float16 scores in the version's label-map order
+    labels: dict[int, list[tuple[int, float]]]  # box pk -> (action id, score), boxes without one
+    vector_ids: np.ndarray  # (C,) action ids of the vectors
+    lacking: set[int]  # keyframes with people but without the version's scores
+
+    def batches(
+        self, evaluation_set: EvaluationSet, labelmap: LabelMap, size: int
+    ) -> Iterator[AvaRows]:
+        """Rows, one per (box, action) score, `size` boxes at a time; a vector gives every
+        action of the label map."""
+        keep = np.flatnonzero(np.isin(self.vector_ids, labelmap.ids))  # others are not scored
+        for start in range(0, len(self.boxes), size):
+            yield self._rows(self.boxes[start : start + size], keep, evaluation_set)
+
+    def _rows(
+        self,
+        boxes: list[tuple[int, int, tuple[float, float, float, float]]],
+        keep: np.ndarray,
+        evaluation_set: EvaluationSet,
+    ) -> AvaRows:
+        with_vector = [box for box in boxes if box[0] in self.vectors]
+        vectors = b"".join(self.vectors[pk] for pk, _, _ in with_vector)
+        scores = np.frombuffer(vectors, np.float16).reshape(-1, len(self.vector_ids))[:, keep]
+        with_labels = [
+            (keyframe_pk, coords, action_id, score)
+            for pk, keyframe_pk, coords in boxes
+            if pk not in self.vectors
+            for action_id, score in self.labels[pk]
+        ]
+        n = len(keep)
+        keys = np.concatenate(
+            [
+                np.repeat(_keys(evaluation_set, (box[1] for box in with_vector)), n, 0),
+                _keys(evaluation_set, (row[0] for row in with_labels)),
+            ]
+        )
+        box = np.concatenate(
+            [
+                np.repeat(np.asarray([b[2] for b in with_vector]).reshape(-1, 4), n, 0),
+                np.asarray([row[1] for row in with_labels]).reshape(-1, 4),
+            ]
+        )
+        action = np.concatenate(
+            [
+                np.tile(self.vector_ids[keep], len(with_vector)),
+                np.asarray([row[2] for row in with_labels], np.int64),
+            ]
+        )
+        value = np.concatenate(
+            [
+                scores.reshape(-1).astype(np.float64),
+                np.asarray([row[3] for row in with_labels], np.float64),
+            ]
+        )
+        return _columns(evaluation_set, keys, box, action, value, 8)
+
+
 def _detections(
     version: ModelVersion,
     keyframes: QuerySet[Keyframe],
     evaluation_set: EvaluationSet,
     truth: GroundTruth,
     box_source: str,
-) -> tuple[AvaRows, set[int]]:
-    """The version's detection rows on the set and the keyframes that lack its scores."""
+) -> Detections:
+    """The version's scored boxes on the set, and the keyframes that lack its scores."""
     vector_ids = np.array([int(entry["id"]) for entry in version.label_map], np.int64)
     boxes = PersonBox.objects.filter(model_version=version, keyframe__in=keyframes).values_list(
         "pk", "keyframe_id", "x1", "y1", "x2", "y2", "scores"
@@ -326,10 +393,16 @@ def _detections(
     vectors: dict[int, bytes] = {}
     placed: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
     for pk, keyframe_pk, x1, y1, x2, y2, scores in boxes.iterator(CHUNK):
-        if keyframe_pk in evaluation_set.keys:
-            placed[pk] = (keyframe_pk, (x1, y1, x2, y2))
-            if scores is not None:
-                vectors[pk] = bytes(scores)
+        if keyframe_pk not in evaluation_set.keys:
+            continue
+        placed[pk] = (keyframe_pk, (x1, y1, x2, y2))
+        if scores is not None:
+            if len(scores) != 2 * len(vector_ids):
+                raise ApplicationError(
+                    f"model version {version.name!r}: box {pk} has {len(scores) // 2} scores, "
+                    f"its label map {len(vector_ids)} actions"
+                )
+            vectors[pk] = bytes(scores)
     labels: dict[int, list[tuple[int, float]]] = {}
     scored_labels = (
         BoxLabel.objects.filter(box__model_version=version, box__keyframe__in=keyframes)
@@ -341,16 +414,19 @@ def _detections(
         labels.setdefault(box_pk, []).append((action_id, score))
 
     scored = {pk for pk in placed if pk in vectors or pk in labels}
-    # Each detection: (box whose scores it carries, keyframe, coordinates it is scored at).
     if box_source == "ground_truth":
         sources = _on_ground_truth(truth, placed, scored)
         lacking = {truth.boxes[gt_pk][0] for gt_pk in truth.boxes if gt_pk not in sources}
-        chosen = [(sources[gt_pk], *truth.boxes[gt_pk]) for gt_pk in sorted(sources)]
+        chosen = [(sources[gt_pk], *truth.boxes[gt_pk]) for gt_pk in sources]
     else:
         covered = {placed[pk][0] for pk in scored}
         lacking = {keyframe_pk for keyframe_pk, _ in truth.boxes.values()} - covered
-        chosen = [(pk, *placed[pk]) for pk in sorted(scored)]
-    return _detection_rows(version, chosen, vectors, labels, vector_ids, evaluation_set), lacking
+        chosen = [(pk, *placed[pk]) for pk in scored]
+    # a key's rows together, as in a CSV file (the evaluator caps them per key as they come)
+    chosen.sort(key=lambda item: (item[1], item[0]))
+    return Detections(
+        boxes=chosen, vectors=vectors, labels=labels, vector_ids=vector_ids, lacking=lacking
+    )
 
 
 def _rounded(coords: tuple[float, float, float, float]) -> tuple[int, ...]:
@@ -375,54 +451,6 @@ def _on_ground_truth(
         elif (keyframe_pk, _rounded(coords)) in at_place:
             sources[gt_pk] = at_place[(keyframe_pk, _rounded(coords))]
     return sources
-
-
-def _detection_rows(
-    version: ModelVersion,
-    chosen: list[tuple[int, int, tuple[float, float, float, float]]],
-    vectors: dict[int, bytes],
-    labels: dict[int, list[tuple[int, float]]],
-    vector_ids: np.ndarray,
-    evaluation_set: EvaluationSet,
-) -> AvaRows:
-    """One row per (box, action) score: a vector gives every action of the version's label map."""
-    n_classes = len(vector_ids)
-    with_vector = [item for item in chosen if item[0] in vectors]
-    for pk, _, _ in with_vector:
-        if len(vectors[pk]) != 2 * n_classes:
-            raise ApplicationError(
-                f"model version {version.name!r}: box {pk} has {len(vectors[pk]) // 2} scores, "
-                f"its label map {n_classes} actions"
-            )
-    scores = np.frombuffer(b"".join(vectors[pk] for pk, _, _ in with_vector), np.float16)
-    with_labels = [
-        (keyframe_pk, coords, action_id, score)
-        for pk, keyframe_pk, coords in chosen
-        if pk not in vectors
-        for action_id, score in labels[pk]
-    ]
-    keys = np.concatenate(
-        [
-            np.repeat(_keys(evaluation_set, (item[1] for item in with_vector)), n_classes, 0),
-            _keys(evaluation_set, (item[0] for item in with_labels)),
-        ]
-    )
-    box = np.concatenate(
-        [
-            np.repeat(np.asarray([item[2] for item in with_vector]).reshape(-1, 4), n_classes, 0),
-            np.asarray([item[1] for item in with_labels]).reshape(-1, 4),
-        ]
-    )
-    action = np.concatenate(
-        [
-            np.tile(vector_ids, len(with_vector)),
-            np.asarray([item[2] for item in with_labels], np.int64),
-        ]
-    )
-    value = np.concatenate(
-        [scores.astype(np.float64), np.asarray([item[3] for item in with_labels], np.float64)]
-    )
-    return _columns(evaluation_set, keys, box, action, value, 8)
 
 
 def _missing_message(

@@ -175,8 +175,7 @@ def test_it_scores_two_versions_with_hand_computed_aps(scenario) -> None:  # typ
         )
         assert {k: v["gt_count"] for k, v in report.per_class.items()} == {"1": 2, "2": 1, "3": 1}
         assert report.box_source == "detections" and report.job == job
-    # model A: 4 boxes x 4 scores on the set; B: 5 scored labels
-    assert job.result["detection_rows"] == [16, 5]
+    assert job.result["scored_boxes"] == [4, 3]  # on the set's keyframes
     assert report_a.per_class["1"]["detections"] == 4
     assert report_a.snapshot_hash == report_b.snapshot_hash and len(report_a.snapshot_hash) == 64
     assert report_a.params["role"] == "baseline"
@@ -211,6 +210,20 @@ def test_the_reports_agree_with_the_official_rules_run_on_the_exported_csvs(  # 
         assert report.mean_ap == pytest.approx(expected.mean_ap, abs=1e-6)
         for action_id, ap in expected.ap.items():
             assert report.per_class[str(action_id)]["ap"] == pytest.approx(ap, abs=1e-6)
+
+
+def test_batches_of_any_size_give_the_same_reports(scenario, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from annotator.services import evaluation
+
+    monkeypatch.setattr(evaluation, "BATCH_BOXES", 1)  # every box its own batch
+    job = run(
+        evaluation_start(
+            dataset=scenario["dataset"], model_version=scenario["b"], baseline=scenario["a"]
+        )
+    )
+    for pk, expected in zip(job.result["reports"], (AP_A, AP_B), strict=True):
+        report = EvaluationReport.objects.get(pk=pk)
+        assert {int(k): v["ap"] for k, v in report.per_class.items()} == pytest.approx(expected)
 
 
 def test_the_snapshot_hash_follows_the_ground_truth_only(scenario) -> None:  # type: ignore[no-untyped-def]
@@ -288,6 +301,24 @@ def test_a_version_without_scores_on_part_of_the_set_fails_with_the_count(scenar
         "model version 'slowfast' has no boxes with its scores on 1 of the 2 keyframes with people"
     )
     assert "clip-1@902" in job.message and "pre-annotate" in job.message
+
+
+def test_a_cancel_asked_for_while_it_reads_stops_it_before_any_report(
+    scenario, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from annotator.services import evaluation
+
+    job = evaluation_start(dataset=scenario["dataset"], model_version=scenario["a"])
+    read = evaluation._ground_truth
+
+    def read_then_cancel(*args):  # type: ignore[no-untyped-def]
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)  # as job_cancel does
+        return read(*args)
+
+    monkeypatch.setattr(evaluation, "_ground_truth", read_then_cancel)
+    job = run(job)
+    assert job.status == Job.Status.CANCELLED
+    assert not EvaluationReport.objects.exists()
 
 
 def test_a_second_attempt_replaces_the_reports_of_the_first(scenario) -> None:  # type: ignore[no-untyped-def]
