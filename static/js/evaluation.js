@@ -73,7 +73,7 @@ function renderHead(paired) {
   head.replaceChildren();
   for (const column of columns(paired)) {
     const th = document.createElement("th");
-    th.textContent = column.label;
+    th.textContent = column.key === "ap" && !paired ? "AP" : column.label;
     th.dataset.key = column.key;
     th.scope = "col";
     if (column.key === sortKey) th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
