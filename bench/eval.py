@@ -267,10 +267,14 @@ def main() -> None:
         ]
         if args.note:
             paragraphs.append(args.note)
-        text = "\n\n".join(
-            textwrap.fill(p, 100, subsequent_indent="  " if p.startswith("- ") else "")
-            for p in paragraphs
-        ).replace(".\n\n- ", ".\n- ")
+        text = (
+            "\n\n".join(
+                textwrap.fill(p, 100, subsequent_indent="  " if p.startswith("- ") else "")
+                for p in paragraphs
+            )
+            .replace("\n\n- ", "\n- ")
+            .replace("map.\n- ", "map.\n\n- ")
+        )  # one list
         record(f"## Evaluation: `python -m inference evaluate` (bench/eval.py)\n\n{text}\n")
 
 
