@@ -250,31 +250,32 @@ def main() -> None:
     print(summary)
     if args.record:
         today = datetime.date.today().isoformat()
-        paragraphs = [
+        header = [
             f"{today}, 2-core CPU, 24 GB, no GPU. Command: `.venv/bin/python bench/eval.py "
             f"--seed {args.seed} --repeat {args.repeat} --record`.",
             f"Case (seed {args.seed}): {VIDEOS} videos x {KEYFRAMES} keyframes, "
             f"{rows['gt.csv']:,} ground-truth rows (2-column rows included), "
             f"{rows['det.csv']:,} detection rows ({size_mb:.0f} MB), "
             f"{count_lines(excluded)} excluded keyframes, 60-class label map.",
-            "- Whole command as a subprocess (interpreter start, CSV parsing included): "
+        ]
+        bullets = [
+            "Whole command as a subprocess (interpreter start, CSV parsing included): "
             f"best {best:.2f} s, median {median:.2f} s wall over {len(walls)} runs "
             f"(floor: 7 s); CPU time (user + sys, both cores) median {cpu:.2f} s; peak RSS "
             f"{peak_mb:.0f} MB (floor: 1 GB). Load average at the end: {load:.1f}.",
-            f"- Agreement: {check}.",
-            "- The official ActivityNet evaluator: about 147 s and 4.2 GB on this machine "
+            f"Agreement: {check}.",
+            "The official ActivityNet evaluator: about 147 s and 4.2 GB on this machine "
             "according to the evaluation issue; not measured by us.",
         ]
-        if args.note:
-            paragraphs.append(args.note)
-        text = (
-            "\n\n".join(
-                textwrap.fill(p, 100, subsequent_indent="  " if p.startswith("- ") else "")
-                for p in paragraphs
+        blocks = [textwrap.fill(p, 100) for p in header]
+        blocks.append(
+            "\n".join(
+                textwrap.fill(b, 100, initial_indent="- ", subsequent_indent="  ") for b in bullets
             )
-            .replace("\n\n- ", "\n- ")
-            .replace("map.\n- ", "map.\n\n- ")
-        )  # one list
+        )
+        if args.note:
+            blocks.append(textwrap.fill(args.note, 100))
+        text = "\n\n".join(blocks)
         record(f"## Evaluation: `python -m inference evaluate` (bench/eval.py)\n\n{text}\n")
 
 
