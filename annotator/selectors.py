@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import ValidationError
 
@@ -182,9 +181,9 @@ def ava_export_lines(
     """AVA CSV text of a dataset in chunks, ordered by video id, timestamp, box, label.
 
     `human` exports ground truth as DESIGN.md defines it: human, imported, accepted or edited boxes
-    and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row
-    (a box without a person id gets -1). `model` exports a model version's scores (all of them
-    where the full vector is stored).
+    and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row,
+    and a box without a person id (an accepted detector box) 7-column rows. `model` exports a
+    model version's scores (all of them where the full vector is stored).
     """
     keyframes = Keyframe.objects.filter(video__dataset=dataset)
     if source == "human" or reviewed_only:
@@ -219,7 +218,7 @@ def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Ite
                 "box__x2",
                 "box__y2",
                 "action__action_id",
-                Coalesce("box__person_id", -1),
+                "box__person_id",
             )
         )
         records = _fetch_all(labels)

@@ -800,13 +800,22 @@ def video_records_text(video_id: str, records: Sequence[Sequence[Any]], kind: st
     """AVA CSV text of one video's rows: the export fast path, no tuple built per row.
 
     Each record is ``(timestamp,)`` (a keyframe with no box) or ``(timestamp, x1, y1, x2, y2,
-    action_id, value)`` with ``value`` the person id (gt) or score, none of them ``None``.
+    action_id, value)`` with ``value`` the person id (gt) or score; a ``value`` of ``None`` gives
+    a 7-column row.
     """
     _check_kind(kind)
     prefix = video_id.replace("%", "%%") + ","
     full = prefix + _full_row_format(kind)[3:]
+    seven = prefix + "%04d,%.3f,%.3f,%.3f,%.3f,%d\n"
     bare = prefix + "%04d\n"
-    return "".join([full % record if len(record) == 7 else bare % record for record in records])
+    return "".join(
+        [
+            full % record
+            if len(record) == 7 and record[6] is not None
+            else (seven % record[:6] if len(record) == 7 else bare % record)
+            for record in records
+        ]
+    )
 
 
 def _row_lines(rows: AvaRows, kind: str, start: int, stop: int) -> list[str]:

@@ -192,3 +192,26 @@ def test_rest_import_runs_on_a_real_worker(celery_worker, manager_client, ava_da
     export = manager_client.get(f"/api/v1/datasets/{ava_dataset.pk}/export/")
     assert export.status_code == 200
     assert b"".join(export.streaming_content).decode() == GT
+
+
+@pytest.mark.django_db
+def test_an_accepted_detector_box_exports_as_7_columns_and_reads_back(ava_dataset, tmp_path):  # type: ignore[no-untyped-def]
+    from annotator.selectors import ava_export_lines
+    from inference.ava import read_ava_csv
+
+    ava_import(dataset=ava_dataset, path=write(tmp_path, GT), kind="gt", create_videos=True)
+    boxes = write(tmp_path, "vid1,0903,0.200,0.100,0.600,0.950,,0.987\n", "boxes.csv")
+    ava_import(dataset=ava_dataset, path=boxes, kind="person-boxes")
+    detected = PersonBox.objects.get(source="detector")
+    detected.state = "accepted"
+    detected.save()
+    BoxLabel.objects.create(
+        box=detected, action=ava_dataset.actions.get(action_id=12), source="human", state="accepted"
+    )
+
+    export = tmp_path / "out.csv"
+    export.write_text("".join(ava_export_lines(dataset=ava_dataset)))
+
+    assert "vid1,0903,0.200,0.100,0.600,0.950,12\n" in export.read_text()
+    assert "vid1,0903\n" not in export.read_text()
+    assert len(read_ava_csv(export, "gt")) == 5
