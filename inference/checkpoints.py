@@ -17,6 +17,7 @@ import re
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -542,7 +543,8 @@ def convert_cli(argv: list[str]) -> int:
     parser.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="fills what the file does not record (alpha, tau, frames, head geometry)",
+        help="fills what the file does not record (alpha, tau, frames, head geometry); "
+        "PySlowFast .pyth files carry their cfg, which wins",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
@@ -632,22 +634,27 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download(url: str, path: Path) -> None:
+def _download(url: str, path: Path, progress: Callable[[str], None]) -> None:
     partial = path.with_name(path.name + ".part")
+    progress(f"downloading {url}")
     with urllib.request.urlopen(url) as response, partial.open("wb") as f:
         total = int(response.headers.get("Content-Length") or 0)
-        done = 0
+        done, reported = 0, 0
         for chunk in iter(lambda: response.read(1 << 20), b""):
             f.write(chunk)
             done += len(chunk)
-            if total:
-                print(f"\r{path.name}: {done * 100 // total}%", end="", file=sys.stderr)
-    if total:
-        print(file=sys.stderr)
-    partial.replace(path)
+            if total and done * 10 // total > reported:
+                reported = done * 10 // total
+                progress(f"{path.name}: {reported * 10}%")
+    partial.replace(path)  # an interrupted download never looks complete
 
 
-def fetch_pretrained(name: str, cache_dir: Path | None = None, url: str | None = None) -> Path:
+def fetch_pretrained(
+    name: str,
+    cache_dir: Path | None = None,
+    url: str | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Path:
     """Download (once), verify and convert official checkpoint `name`; path of our `.pt`."""
     if name not in PRETRAINED:
         raise ValueError(
@@ -660,8 +667,7 @@ def fetch_pretrained(name: str, cache_dir: Path | None = None, url: str | None =
     downloads.mkdir(parents=True, exist_ok=True)
     download = downloads / f"{name}{Path(urllib.parse.urlparse(url).path).suffix}"
     if not download.exists():
-        print(f"downloading {url}", file=sys.stderr)
-        _download(url, download)
+        _download(url, download, progress)
     digest = _sha256(download)
     checksums_path = cache_dir / "checksums.json"
     checksums = json.loads(checksums_path.read_text()) if checksums_path.exists() else {}
@@ -691,7 +697,9 @@ def fetch_cli(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     args = parser.parse_args(argv)
     try:
-        output = fetch_pretrained(args.name, args.cache, args.url)
+        output = fetch_pretrained(
+            args.name, args.cache, args.url, progress=lambda m: print(m, file=sys.stderr)
+        )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
