@@ -36,7 +36,7 @@ class DatasetEvaluateApi(APIView):
 
     permission_classes = [IsManager]
 
-    class Input(serializers.Serializer):
+    class DatasetEvaluateInput(serializers.Serializer):
         model_version = serializers.IntegerField(help_text="model version B (or the only one)")
         baseline = serializers.IntegerField(
             required=False, allow_null=True, help_text="model version A, the baseline"
@@ -55,10 +55,10 @@ class DatasetEvaluateApi(APIView):
             "ground_truth: the ground-truth boxes",
         )
 
-    @extend_schema(request=Input, responses={202: JobOutput})
+    @extend_schema(request=DatasetEvaluateInput, responses={202: JobOutput})
     def post(self, request: Request, dataset_id: int) -> Response:
         dataset = get_object_or_404(Dataset, pk=dataset_id)
-        data = self.Input(data=request.data)
+        data = self.DatasetEvaluateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         model_version = _version(dataset, values["model_version"], "model_version")

@@ -20,7 +20,7 @@ class VideoPreannotateApi(APIView):
 
     permission_classes = [IsManager]
 
-    class Input(serializers.Serializer):
+    class VideoPreannotateInput(serializers.Serializer):
         include_reviewed = serializers.BooleanField(default=False)
         person_boxes = serializers.ChoiceField(
             choices=BOX_SOURCES,
@@ -33,7 +33,7 @@ class VideoPreannotateApi(APIView):
         )
 
     @extend_schema(
-        request=Input,
+        request=VideoPreannotateInput,
         responses={
             202: JobOutput,
             409: inline_serializer(
@@ -43,7 +43,7 @@ class VideoPreannotateApi(APIView):
         },
     )
     def post(self, request: Request, video_id: int) -> Response:
-        data = self.Input(data=request.data)
+        data = self.VideoPreannotateInput(data=request.data)
         data.is_valid(raise_exception=True)
         video = get_object_or_404(Video.objects.select_related("dataset"), pk=video_id)
         job = preannotate_start(video=video, user=request.user, **data.validated_data)
