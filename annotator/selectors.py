@@ -195,39 +195,40 @@ def ava_export_lines(
         yield from _export_model(dataset, keyframes, model_version)
 
 
+def _ground_truth_sql() -> str:
+    """One video's ground-truth label rows in (timestamp, box, label) order.
+
+    Written out rather than built by the ORM so that the order is by the box's own id: the
+    database then walks the (video, timestamp) index, each keyframe's boxes and each box's labels
+    in index order and never sorts (the ORM orders by the label's box_id column, which SQLite
+    does not know equals the box id, and sorts every video's rows).
+    """
+    keyframe, box = Keyframe._meta.db_table, PersonBox._meta.db_table
+    label, action = BoxLabel._meta.db_table, Action._meta.db_table
+    ground_truth = "({t}.source IN (%s, %s) OR {t}.state IN (%s, %s)) AND {t}.state <> %s"
+    return (
+        f"SELECT k.timestamp, b.x1, b.y1, b.x2, b.y2, a.action_id, b.person_id "  # noqa: S608
+        f"FROM {keyframe} k JOIN {box} b ON b.keyframe_id = k.id "
+        f"JOIN {label} l ON l.box_id = b.id JOIN {action} a ON a.id = l.action_id "
+        f"WHERE k.video_id = %s AND k.status = %s "
+        f"AND {ground_truth.format(t='b')} AND {ground_truth.format(t='l')} "
+        f"ORDER BY k.timestamp, b.id, l.id"
+    )
+
+
 def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Iterator[str]:
     from inference.ava import video_records_text
 
-    # One video at a time: each query walks the (video, timestamp) index in order, so the
-    # database sorts only the few labels of a keyframe, never the whole dataset.
+    sql = _ground_truth_sql()
+    states = [Source.HUMAN, Source.IMPORT, State.ACCEPTED, State.EDITED, State.REJECTED]
     videos = dataset.videos.order_by("video_id").values_list("pk", "video_id")
     for video_pk, video_id in list(videos):
-        video_keyframes = keyframes.filter(video_id=video_pk)
-        labels = (
-            BoxLabel.objects.filter(
-                _gt_label_filter(),
-                box__keyframe__video_id=video_pk,
-                box__keyframe__status=Keyframe.Status.REVIEWED,
-            )
-            .filter(_gt_label_filter("box__"))
-            .order_by("box__keyframe__timestamp", "box_id", "id")
-            .values_list(
-                "box__keyframe__timestamp",
-                "box__x1",
-                "box__y1",
-                "box__x2",
-                "box__y2",
-                "action__action_id",
-                "box__person_id",
-            )
-        )
-        records = _fetch_all(labels)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [video_pk, Keyframe.Status.REVIEWED, *states, *states])
+            records = cursor.fetchall()
         labelled = {record[0] for record in records}
-        empty = [
-            key
-            for key in _fetch_all(video_keyframes.values_list("timestamp"))
-            if key[0] not in labelled
-        ]
+        timestamps = _fetch_all(keyframes.filter(video_id=video_pk).values_list("timestamp"))
+        empty = [key for key in timestamps if key[0] not in labelled]
         if empty:
             # A reviewed keyframe without labels is a 2-column row, in its place in time order
             # (the sort is stable and the rows are already in order: timsort merges two runs).
