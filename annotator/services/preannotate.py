@@ -431,7 +431,7 @@ class _BatchWriter:
                     job=self.job,
                 )
                 created.append((row, vector))
-        PersonBox.objects.bulk_update([row for row in updated], ["scores", "model_version"])
+        PersonBox.objects.bulk_update(updated, ["scores", "model_version"])
         PersonBox.objects.bulk_create([row for row, _ in created])
         labelled.extend(created)
         taken = set(
