@@ -216,7 +216,9 @@ def _write_boxes(
     report: Progress,
 ) -> dict[str, int]:
     """Replace this source's earlier unreviewed boxes on the touched keyframes with the file's."""
-    replaced = PersonBox.objects.filter(source=source, model_version=model_version)
+    replaced = PersonBox.objects.filter(source=source)
+    if source == Source.MODEL:
+        replaced = replaced.filter(model_version=model_version)
     if source != Source.IMPORT:
         # A suggestion a reviewer accepted or edited is ground truth now: never replaced.
         replaced = replaced.filter(state=State.SUGGESTED)

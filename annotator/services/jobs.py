@@ -140,6 +140,17 @@ def jobs_sweep() -> list[int]:
     Job.objects.filter(
         status=Job.Status.RUNNING, lease_until__lt=now, cancel_requested=True
     ).update(status=Job.Status.CANCELLED, finished_at=now, lease_until=None, message="cancelled")
+    # A job whose workers keep dying (a hard time limit, a crash on its input) is not retried
+    # forever.
+    Job.objects.filter(
+        status=Job.Status.RUNNING, lease_until__lt=now, attempts__gte=settings.JOB_MAX_ATTEMPTS
+    ).update(
+        status=Job.Status.FAILED,
+        finished_at=now,
+        lease_until=None,
+        message=f"gave up after {settings.JOB_MAX_ATTEMPTS} attempts: the worker was lost "
+        "each time (killed, out of memory or past the hard time limit)",
+    )
     for job in Job.objects.filter(status=Job.Status.RUNNING, lease_until__lt=now):
         with transaction.atomic():
             updated = Job.objects.filter(
