@@ -207,7 +207,11 @@ def _ground_truth_sql() -> str:
     label, action = BoxLabel._meta.db_table, Action._meta.db_table
     ground_truth = "({t}.source IN (%s, %s) OR {t}.state IN (%s, %s)) AND {t}.state <> %s"
     return (
-        f"SELECT k.timestamp, b.x1, b.y1, b.x2, b.y2, a.action_id, b.person_id "  # noqa: S608
+        # CASTs drop the columns' declared types, so SQLite's driver does not look up a
+        # converter for each of the millions of values (a third of the query's time).
+        f"SELECT CAST(k.timestamp AS BIGINT), CAST(b.x1 AS DOUBLE PRECISION), "  # noqa: S608
+        f"CAST(b.y1 AS DOUBLE PRECISION), CAST(b.x2 AS DOUBLE PRECISION), "
+        f"CAST(b.y2 AS DOUBLE PRECISION), CAST(a.action_id AS BIGINT), CAST(b.person_id AS BIGINT) "
         f"FROM {keyframe} k JOIN {box} b ON b.keyframe_id = k.id "
         f"JOIN {label} l ON l.box_id = b.id JOIN {action} a ON a.id = l.action_id "
         f"WHERE k.video_id = %s AND k.status = %s "
