@@ -17,14 +17,14 @@ from annotator.models import Job, Keyframe, Video
 from annotator.services.ingest import keyframe_media, video_ingest
 from annotator.services.jobs import JobContext
 from annotator.services.videos import derived_media_dir
-from tests.annotator.generated import (
+from tests.conftest import SHARED_DATA
+from tests.generated import (
     decoded_indices,
     frame_times,
     read_index,
     shown_at,
     write_index_video,
 )
-from tests.conftest import SHARED_DATA
 
 POOL = SHARED_DATA / "videos" / "pool_30fps.mp4"
 SMALL_FAST_FRAMES, SMALL_STEP = 16, Fraction(16, 4 * 30)  # the `small` preset: 16 frames, 4 apart

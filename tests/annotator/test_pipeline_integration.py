@@ -13,8 +13,8 @@ from annotator.services.ingest import video_ingest
 from annotator.services.jobs import jobs_sweep
 from annotator.services.models import model_version_register
 from annotator.services.preannotate import preannotate_start
-from tests.annotator.generated import detector_weights, small_checkpoint, write_index_video
 from tests.conftest import SHARED_DATA, WorkerProcess, wait_for
+from tests.generated import detector_weights, small_checkpoint, write_index_video
 
 pytestmark = pytest.mark.integration
 LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"

@@ -19,7 +19,7 @@ from annotator.services.ingest import video_ingest
 from annotator.services.models import file_sha256
 from annotator.services.preannotate import preannotate_start
 from annotator.tasks import preannotate_video_task
-from tests.annotator.generated import detector_weights, small_checkpoint, write_index_video
+from tests.generated import detector_weights, small_checkpoint, write_index_video
 
 pytestmark = pytest.mark.django_db
 LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"

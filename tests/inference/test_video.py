@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import av
@@ -9,48 +10,11 @@ import pytest
 
 from inference import video
 from inference.video import ClipSpec, DecodeStats, Frame
+from tests.generated import COLUMNS, ROWS, read_index, write_index_video
 
 POOL = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos" / "pool_30fps.mp4"
 BLOCK = 32  # each bit of a frame's index is a 32x32 black or white block: survives H.264
-COLUMNS, ROWS = 4, 3
-
-
-def write_index_video(
-    path: Path, fps: Fraction | int, count: int, *, pts: list[int] | None = None
-) -> Path:
-    """A video whose frame k shows k in binary blocks; `pts` (in 1/30000 s) makes it VFR."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = COLUMNS * BLOCK, ROWS * BLOCK, "yuv420p"
-        stream.options = {"crf": "0", "preset": "ultrafast"}
-        if pts is not None:
-            stream.codec_context.time_base = Fraction(1, 30000)
-        for index in range(count):
-            image = np.zeros((ROWS * BLOCK, COLUMNS * BLOCK, 3), np.uint8)
-            for bit in range(COLUMNS * ROWS):
-                if index >> bit & 1:
-                    row, column = divmod(bit, COLUMNS)
-                    image[
-                        row * BLOCK : (row + 1) * BLOCK, column * BLOCK : (column + 1) * BLOCK
-                    ] = 255
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            if pts is not None:
-                frame.pts, frame.time_base = pts[index], Fraction(1, 30000)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
-def read_index(image: np.ndarray) -> int:
-    """The index a frame of `write_index_video` shows, from an RGB array of any size."""
-    height, width = image.shape[:2]
-    index = 0
-    for bit in range(COLUMNS * ROWS):
-        row, column = divmod(bit, COLUMNS)
-        y, x = int((row + 0.5) * height / ROWS), int((column + 0.5) * width / COLUMNS)
-        if image[y, x].mean() > 128:
-            index |= 1 << bit
-    return index
+write_index_video = partial(write_index_video, size=(COLUMNS * BLOCK, ROWS * BLOCK))
 
 
 def pixel_index(frame: Frame) -> int:
