@@ -158,6 +158,24 @@ def _box_constraints() -> list[models.BaseConstraint]:
     ]
 
 
+# Ground truth (DESIGN.md): a box or label made by a human or imported as ground truth, or a
+# suggestion a reviewer accepted or edited; never a rejected one. Only reviewed keyframes count.
+GT_SOURCES = (Source.HUMAN, Source.IMPORT)
+GT_STATES = (State.ACCEPTED, State.EDITED)
+
+
+def is_ground_truth(source: str, state: str) -> bool:
+    """Whether a box or label with this source and state is ground truth."""
+    return state != State.REJECTED and (source in GT_SOURCES or state in GT_STATES)
+
+
+def ground_truth_q(prefix: str = "") -> Q:
+    """The same rule as a query filter, on the box or label reached through `prefix`."""
+    return (Q(**{f"{prefix}source__in": GT_SOURCES}) | Q(**{f"{prefix}state__in": GT_STATES})) & ~Q(
+        **{f"{prefix}state": State.REJECTED}
+    )
+
+
 class PersonBox(models.Model):
     keyframe = models.ForeignKey(Keyframe, on_delete=models.CASCADE, related_name="boxes")
     person_id = models.IntegerField(null=True, blank=True, help_text="Track across keyframes.")

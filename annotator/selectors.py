@@ -9,18 +9,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import ValidationError
 
 from annotator.models import (
+    GT_SOURCES,
+    GT_STATES,
     Action,
     BoxLabel,
     Dataset,
     Keyframe,
     ModelVersion,
     PersonBox,
-    Source,
     State,
 )
 
@@ -143,13 +144,6 @@ def health_check() -> dict[str, str]:
 # --- AVA export ------------------------------------------------------------------------------
 
 
-def _gt_label_filter(prefix: str = "") -> Q:
-    return (
-        Q(**{f"{prefix}source__in": [Source.HUMAN, Source.IMPORT]})
-        | Q(**{f"{prefix}state__in": [State.ACCEPTED, State.EDITED]})
-    ) & ~Q(**{f"{prefix}state": State.REJECTED})
-
-
 EXPORT_CHUNK = 20_000
 
 
@@ -224,7 +218,7 @@ def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Ite
     from inference.ava import video_records_text
 
     sql = _ground_truth_sql()
-    states = [Source.HUMAN, Source.IMPORT, State.ACCEPTED, State.EDITED, State.REJECTED]
+    states = [*GT_SOURCES, *GT_STATES, State.REJECTED]
     videos = dataset.videos.order_by("video_id").values_list("pk", "video_id")
     for video_pk, video_id in list(videos):
         with connection.cursor() as cursor:

@@ -12,13 +12,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError, NotAllowedError
-from annotator.models import Action, AuditEvent, BoxLabel, Keyframe, PersonBox, Source, State
+from annotator.models import (
+    Action,
+    AuditEvent,
+    BoxLabel,
+    Keyframe,
+    PersonBox,
+    Source,
+    State,
+    is_ground_truth,
+)
 from annotator.roles import is_manager
 
 MACHINE_SOURCES = (Source.MODEL, Source.DETECTOR)
-# A box or label counts as ground truth in these cases (DESIGN.md), on reviewed keyframes.
-GT_SOURCES = (Source.HUMAN, Source.IMPORT)
-GT_STATES = (State.ACCEPTED, State.EDITED)
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,6 @@ class BoxInput:
     person_id: int | None = None
     state: str | None = None
     labels: tuple[LabelInput, ...] = field(default_factory=tuple)
-
-
-def is_ground_truth(source: str, state: str) -> bool:
-    """Whether a box or label with this source and state is ground truth (when reviewed)."""
-    if state == State.REJECTED:
-        return False
-    return source in GT_SOURCES or state in GT_STATES
 
 
 def keyframe_check_editable(*, keyframe: Keyframe, user: AbstractBaseUser) -> None:

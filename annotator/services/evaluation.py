@@ -2,7 +2,7 @@
 
 The evaluation set is the dataset's reviewed keyframes that are not excluded (of chosen videos, or
 all; optionally only gold keyframes, reviewed blind). Ground truth is what the AVA export writes
-(`selectors._gt_label_filter`); detections are a model version's scores on person boxes:
+(`models.ground_truth_q`); detections are a model version's scores on person boxes:
 
 - `detections` (the default, as AVA evaluates): every box of the version on the set's keyframes,
   i.e. the boxes pre-annotation scored (ground-truth boxes and detector or imported person boxes)
@@ -43,8 +43,8 @@ from annotator.models import (
     ModelVersion,
     PersonBox,
     Video,
+    ground_truth_q,
 )
-from annotator.selectors import _gt_label_filter
 from annotator.services.jobs import JobContext, job_create
 
 if TYPE_CHECKING:
@@ -253,8 +253,8 @@ def _ground_truth(keyframes: QuerySet[Keyframe], evaluation_set: EvaluationSet) 
     from inference.ava import NO_ACTION
 
     labels = (
-        BoxLabel.objects.filter(_gt_label_filter(), box__keyframe__in=keyframes)
-        .filter(_gt_label_filter("box__"))
+        BoxLabel.objects.filter(ground_truth_q(), box__keyframe__in=keyframes)
+        .filter(ground_truth_q("box__"))
         .order_by("box__keyframe_id", "box_id", "id")
         .values_list(
             "box__keyframe_id",

@@ -37,6 +37,7 @@ from annotator.models import (
     Source,
     State,
     Video,
+    is_ground_truth,
 )
 from annotator.services.ingest import MANIFEST, derived_size
 from annotator.services.jobs import JobContext, job_create
@@ -177,12 +178,7 @@ def _box_source(video: Video, requested: str) -> str:
 
 
 def _is_ground_truth(box: PersonBox) -> bool:
-    if box.state == State.REJECTED:
-        return False
-    return box.source in (Source.HUMAN, Source.IMPORT) or box.state in (
-        State.ACCEPTED,
-        State.EDITED,
-    )
+    return is_ground_truth(box.source, box.state)
 
 
 def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotator.models import BoxLabel, Job, Keyframe, ModelVersion, PersonBox, Video
+from annotator.selectors import ava_export_lines
 from annotator.services.imports import ava_import
 from tests.conftest import wait_for
 
@@ -55,12 +56,7 @@ def test_not_reviewed_ground_truth_is_not_exported(ava_dataset, tmp_path):  # ty
     ava_import(dataset=ava_dataset, path=path, kind="gt", create_videos=True, not_reviewed=True)
 
     assert set(Keyframe.objects.values_list("status", flat=True)) == {"unreviewed"}
-    assert (
-        "".join(
-            __import__("annotator.selectors", fromlist=["x"]).ava_export_lines(dataset=ava_dataset)
-        )
-        == ""
-    )
+    assert "".join(ava_export_lines(dataset=ava_dataset)) == ""
 
 
 @pytest.mark.django_db
@@ -196,7 +192,6 @@ def test_rest_import_runs_on_a_real_worker(celery_worker, manager_client, ava_da
 
 @pytest.mark.django_db
 def test_an_accepted_detector_box_exports_as_7_columns_and_reads_back(ava_dataset, tmp_path):  # type: ignore[no-untyped-def]
-    from annotator.selectors import ava_export_lines
     from inference.ava import read_ava_csv
 
     ava_import(dataset=ava_dataset, path=write(tmp_path, GT), kind="gt", create_videos=True)
