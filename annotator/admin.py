@@ -12,6 +12,7 @@ from annotator.models import (
     Action,
     AuditEvent,
     BoxLabel,
+    BoxScore,
     Dataset,
     EvaluationReport,
     Job,
@@ -105,8 +106,25 @@ class PersonBoxAdmin(admin.ModelAdmin):
     search_fields = ["keyframe__video__video_id"]
     raw_id_fields = ["keyframe", "model_version", "job"]
     list_select_related = ["keyframe__video", "model_version"]
-    exclude = ["scores"]
     inlines = [BoxLabelInline]
+
+
+@admin.register(BoxScore)
+class BoxScoreAdmin(admin.ModelAdmin):
+    """Score vectors are written by pre-annotation only; here they are looked up, not edited."""
+
+    list_display = ["id", "box", "model_version", "job", "created_at"]
+    list_filter = ["model_version"]
+    search_fields = ["model_version__name", "box__keyframe__video__video_id"]
+    raw_id_fields = ["box", "model_version", "job"]
+    list_select_related = ["box", "model_version"]
+    exclude = ["scores"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: BoxScore | None = None) -> bool:
+        return False
 
 
 @admin.register(BoxLabel)
@@ -140,7 +158,7 @@ class JobAdmin(admin.ModelAdmin):
     ]
     list_filter = ["job_type", "status", "dataset"]
     search_fields = ["message", "worker"]
-    raw_id_fields = ["dataset", "video", "created_by"]
+    raw_id_fields = ["dataset", "video", "created_by", "depends_on"]
 
 
 @admin.register(EvaluationReport)

@@ -185,12 +185,12 @@ class PersonBox(models.Model):
     y2 = models.FloatField()
     source = models.CharField(max_length=16, choices=Source.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.SUGGESTED)
+    # The version whose imported predictions made the box; null for every other box (a detector's
+    # or a person's box is shared by all versions: their scores are BoxScore rows).
     model_version = models.ForeignKey(
         "ModelVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="boxes"
     )
     detector_score = models.FloatField(null=True, blank=True)
-    # The model's full score vector (float16, label-map order) when a model scored this box.
-    scores = models.BinaryField(null=True, blank=True)
     job = models.ForeignKey(
         "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -204,6 +204,34 @@ class PersonBox(models.Model):
 
     def __str__(self) -> str:
         return f"box {self.pk} on {self.keyframe_id}"
+
+
+class BoxScore(models.Model):
+    """A model version's full score vector on a person box (float16, the version's label-map
+    order). Each version keeps its own, so pre-annotating with one version never replaces
+    another's scores on the same boxes."""
+
+    box = models.ForeignKey(PersonBox, on_delete=models.CASCADE, related_name="model_scores")
+    model_version = models.ForeignKey(
+        "ModelVersion", on_delete=models.CASCADE, related_name="box_scores"
+    )
+    scores = models.BinaryField()
+    job = models.ForeignKey(
+        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["box", "model_version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["box", "model_version"], name="boxscore_unique_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["model_version", "box"])]
+
+    def __str__(self) -> str:
+        return f"scores of {self.model_version_id} on box {self.box_id}"
 
 
 class BoxLabel(models.Model):
@@ -272,8 +300,9 @@ class Job(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        WAITING = "waiting"  # for the jobs in `depends_on`, then queued again
 
-    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
 
     job_type = models.CharField(max_length=16, choices=Type.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -298,6 +327,13 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     upload = models.FileField(upload_to="imports/", max_length=500, blank=True)
+    depends_on = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="dependents",
+        help_text="Jobs this one waited for (an evaluation for the pre-annotation it started).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import ValidationError
 
@@ -18,6 +18,7 @@ from annotator.models import (
     GT_STATES,
     Action,
     BoxLabel,
+    BoxScore,
     Dataset,
     Keyframe,
     ModelVersion,
@@ -177,7 +178,8 @@ def ava_export_lines(
     `human` exports ground truth as DESIGN.md defines it: human, imported, accepted or edited boxes
     and labels on reviewed keyframes; a reviewed keyframe without such a box is a 2-column row,
     and a box without a person id (an accepted detector box) 7-column rows. `model` exports a
-    model version's scores (all of them where the full vector is stored).
+    model version's scores: its full vector on every box it scored, and the scored labels of
+    its imported predictions' boxes.
     """
     keyframes = Keyframe.objects.filter(video__dataset=dataset)
     if source == "human" or reviewed_only:
@@ -250,8 +252,11 @@ def _export_model(
             "source 'model' needs a model version, and the dataset has no active one"
         )
     action_ids = [entry["id"] for entry in model_version.label_map]
+    vector = BoxScore.objects.filter(box=OuterRef("pk"), model_version=model_version)
     boxes = (
-        PersonBox.objects.filter(keyframe__in=keyframes, model_version=model_version)
+        PersonBox.objects.filter(keyframe__in=keyframes)
+        .annotate(scores=Subquery(vector.values("scores")[:1]))
+        .filter(Q(model_version=model_version) | Q(scores__isnull=False))
         .order_by("keyframe__video__video_id", "keyframe__timestamp", "id")
         .values_list(
             "id",
@@ -265,9 +270,7 @@ def _export_model(
         )
     )
     labels = (
-        BoxLabel.objects.filter(
-            box__keyframe__in=keyframes, box__model_version=model_version, box__scores__isnull=True
-        )
+        BoxLabel.objects.filter(box__keyframe__in=keyframes, box__model_version=model_version)
         .exclude(score__isnull=True)
         .values_list("box_id", "action__action_id", "score")
     )

@@ -2,9 +2,9 @@
 
 A generated dataset in a fresh SQLite database (AVA v2.2 taxonomy; by default 60 videos x 900
 reviewed keyframes, 1-3 people with a pose and 0-3 other actions each, and for two model versions
-one detector box near each person plus one stray box per keyframe, each with an 80-class float16
-score vector) is evaluated twice, each in its own child process timed on its own (wall time, CPU
-time, peak RSS from wait4):
+one detector box near each person plus one stray box per keyframe, each with the version's
+80-class float16 score vector) is evaluated twice, each in its own child process timed on its own
+(wall time, CPU time, peak RSS from wait4):
 
 - job: `evaluation_start` of both versions with the task run eagerly in the process (what a worker
   does: read the set, build columns, score, write two reports);
@@ -43,7 +43,7 @@ def populate(videos: int, keyframes: int, seed: int = 0) -> None:
     from django.core.management import call_command
     from django.db import transaction
 
-    from annotator.models import Action, Keyframe, ModelVersion, PersonBox, Video
+    from annotator.models import Action, BoxScore, Keyframe, ModelVersion, PersonBox, Video
     from annotator.services.bulk import ids_reserve, rows_insert
     from annotator.services.datasets import dataset_create_default
 
@@ -85,12 +85,11 @@ def populate(videos: int, keyframes: int, seed: int = 0) -> None:
             "y2",
             "source",
             "state",
-            "model_version_id",
-            "scores",
             "created_at",
             "updated_at",
         )
         boxes, labels, now = [], [], "2026-11-28 00:00:00"
+        vectors: list[tuple[int, int, bytes]] = []  # (box index, version pk, float16 scores)
         for keyframe_pk in keyframe_pks:
             for person in range(int(rng.integers(1, 4))):
                 x1, y1 = rng.uniform(0, 0.6), rng.uniform(0, 0.5)
@@ -102,46 +101,36 @@ def populate(videos: int, keyframes: int, seed: int = 0) -> None:
                     int(rng.choice(poses)),
                     *rng.choice(others, int(rng.integers(0, 4)), False),
                 ]
-                boxes.append([keyframe_pk, person, *box, "human", "accepted", None, None, now, now])
+                boxes.append([keyframe_pk, person, *box, "human", "accepted", now, now])
                 labels.append((len(boxes) - 1, truth))
                 for strength, version in zip((0.35, 0.5), versions, strict=True):
                     scores = rng.uniform(0, 0.4, len(ids))
                     scores[np.searchsorted(ids, truth)] += rng.uniform(0, strength * 2, len(truth))
                     near = np.clip(np.round(np.array(box) + rng.normal(0, 0.02, 4), 3), 0, 1)
                     if near[0] < near[2] and near[1] < near[3]:
-                        boxes.append(
-                            [
-                                keyframe_pk,
-                                None,
-                                *near,
-                                "detector",
-                                "suggested",
-                                version.pk,
-                                scores.astype(np.float16).tobytes(),
-                                now,
-                                now,
-                            ]
+                        boxes.append([keyframe_pk, None, *near, "detector", "suggested", now, now])
+                        vectors.append(
+                            (len(boxes) - 1, version.pk, scores.astype(np.float16).tobytes())
                         )
             for version in versions:
                 x1, y1 = round(rng.uniform(0, 0.7), 3), round(rng.uniform(0, 0.5), 3)
                 stray = (x1, y1, x1 + 0.2, y1 + 0.4)
                 scores = rng.uniform(0, 0.5, len(ids)).astype(np.float16).tobytes()
-                boxes.append(
-                    [
-                        keyframe_pk,
-                        None,
-                        *stray,
-                        "detector",
-                        "suggested",
-                        version.pk,
-                        scores,
-                        now,
-                        now,
-                    ]
-                )
+                boxes.append([keyframe_pk, None, *stray, "detector", "suggested", now, now])
+                vectors.append((len(boxes) - 1, version.pk, scores))
         for row, pk in zip(boxes, ids_reserve(PersonBox, len(boxes)), strict=True):
             row.insert(0, pk)
         rows_insert(PersonBox, box_columns, boxes)
+        rows_insert(
+            BoxScore,
+            ("id", "box_id", "model_version_id", "scores", "created_at"),
+            [
+                (pk, boxes[i][0], version, scores, now)
+                for pk, (i, version, scores) in zip(
+                    ids_reserve(BoxScore, len(vectors)), vectors, strict=True
+                )
+            ],
+        )
         label_ids = iter(
             ids_reserve(PersonBox.labels.rel.related_model, sum(len(t) for _, t in labels))
         )

@@ -89,6 +89,9 @@ def small_checkpoint(path: Path, seed: int = 0, **changes: object) -> Path:
     return path
 
 
+LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"  # the fastest torchvision detector
+
+
 def detector_weights(path: Path, arch: str, seed: int = 0) -> Path:
     """Randomly initialised COCO Faster R-CNN weights. Random heads rank the person class below
     others, so its logit is raised: at threshold 0 the detector then reports people."""

@@ -21,8 +21,8 @@ from rest_framework.views import APIView
 
 from annotator import figures, reports, selectors
 from annotator.api.permissions import HasRole, IsManager
-from annotator.api.serializers import EvaluationReportOutput, JobOutput
-from annotator.models import Dataset, EvaluationReport, ModelVersion, Video
+from annotator.api.serializers import EvaluationReportOutput, JobOutput, version_in_dataset
+from annotator.models import Dataset, EvaluationReport, Video
 from annotator.services.evaluation import BOX_SOURCES, evaluation_start
 
 BASELINE = OpenApiParameter(
@@ -61,10 +61,10 @@ class DatasetEvaluateApi(APIView):
         data = self.DatasetEvaluateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        model_version = _version(dataset, values["model_version"], "model_version")
+        model_version = version_in_dataset(dataset, values["model_version"], "model_version")
         baseline = None
         if values.get("baseline") is not None:
-            baseline = _version(dataset, values["baseline"], "baseline")
+            baseline = version_in_dataset(dataset, values["baseline"], "baseline")
         videos = None
         if values.get("videos"):
             wanted = set(values["videos"])
@@ -82,13 +82,6 @@ class DatasetEvaluateApi(APIView):
             user=request.user,
         )
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _version(dataset: Dataset, pk: int, name: str) -> ModelVersion:
-    version = ModelVersion.objects.filter(dataset=dataset, pk=pk).first()
-    if version is None:
-        raise serializers.ValidationError({name: f"{pk}: no such model version in this dataset"})
-    return version
 
 
 class EvaluationReportDetailApi(APIView):

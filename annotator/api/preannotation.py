@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.permissions import IsManager
-from annotator.api.serializers import JobOutput
+from annotator.api.serializers import JobOutput, version_in_dataset
 from annotator.models import Video
 from annotator.services.preannotate import BOX_SOURCES, preannotate_start
 
@@ -31,6 +31,11 @@ class VideoPreannotateApi(APIView):
         detector_threshold = serializers.FloatField(
             required=False, allow_null=True, min_value=0.0, max_value=1.0
         )
+        model_version = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            help_text="model version id; absent: the dataset's active version",
+        )
 
     @extend_schema(
         request=VideoPreannotateInput,
@@ -45,6 +50,11 @@ class VideoPreannotateApi(APIView):
     def post(self, request: Request, video_id: int) -> Response:
         data = self.VideoPreannotateInput(data=request.data)
         data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
         video = get_object_or_404(Video.objects.select_related("dataset"), pk=video_id)
-        job = preannotate_start(video=video, user=request.user, **data.validated_data)
+        if values.get("model_version") is not None:
+            values["model_version"] = version_in_dataset(
+                video.dataset, values["model_version"], "model_version"
+            )
+        job = preannotate_start(video=video, user=request.user, **values)
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)

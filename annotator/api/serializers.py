@@ -124,6 +124,7 @@ class JobOutput(serializers.ModelSerializer):
             "worker",
             "attempts",
             "cancel_requested",
+            "depends_on",
         ]
 
 
@@ -163,3 +164,11 @@ class EvaluationReportOutput(serializers.ModelSerializer):
             "per_type",
             "created_at",
         ]
+
+
+def version_in_dataset(dataset: Dataset, pk: int, name: str) -> ModelVersion:
+    """The dataset's model version `pk`; a 400 naming the input field `name` otherwise."""
+    version = ModelVersion.objects.filter(dataset=dataset, pk=pk).first()
+    if version is None:
+        raise serializers.ValidationError({name: f"{pk}: no such model version in this dataset"})
+    return version

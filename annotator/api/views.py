@@ -422,7 +422,7 @@ class JobListApi(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         queryset = selectors.filter_by_ints(
-            Job.objects.order_by("-created_at", "-id"),
+            Job.objects.order_by("-created_at", "-id").prefetch_related("depends_on"),
             self.request,
             dataset="dataset_id",
             video="video_id",

@@ -4,17 +4,19 @@ The evaluation set is the dataset's reviewed keyframes that are not excluded (of
 all; optionally only gold keyframes, reviewed blind). Ground truth is what the AVA export writes
 (`models.ground_truth_q`); detections are a model version's scores on person boxes:
 
-- `detections` (the default, as AVA evaluates): every box of the version on the set's keyframes,
-  i.e. the boxes pre-annotation scored (ground-truth boxes and detector or imported person boxes)
-  or an imported predictions file's boxes; the stored float16 score vector, else the box's
-  scored labels.
-- `ground_truth`: only the ground-truth boxes, each with the version's scores: those stored on the
-  box itself, else those of a box of the version at the same place (to 1e-3, the AVA CSV
+- `detections` (the default, as AVA evaluates): the version's scores (`BoxScore`) on the person
+  boxes of the detector or of an imported person-box file, whatever reviewers did with them since
+  (accepted, edited or rejected), plus the boxes of the version's imported predictions file,
+  scored by their labels. Boxes people drew are not detections.
+- `ground_truth`: only the ground-truth boxes, each with the version's scores: its own
+  `BoxScore`, else those of a box of the version at the same place (to 1e-3, the AVA CSV
   precision), which is how imported predictions on ground-truth boxes arrive.
 
-A version without scores on part of the set fails the job with a message that says how many
-keyframes lack them; pre-annotation skips reviewed and gold keyframes unless told otherwise and
-keeps one version's scores per box, so it is not started from here. The columns go to
+Scores missing on part of the set are computed first: the job starts a pre-annotation job on the
+`gpu` queue per version and video, for exactly the keyframes that lack them (reviewed and gold
+ones included, without suggestions), and waits for them (`JobWaiting`); it then runs again from
+the start. A version without a checkpoint, a video without its file, or a pre-annotation that
+failed fails the job with a message that says which. The columns go to
 `inference.evaluation.evaluate_frame_ap` in memory; one EvaluationReport per version is written,
 replacing what an earlier attempt of the same job wrote.
 """
@@ -32,20 +34,23 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 
-from annotator.errors import ApplicationError
+from annotator.errors import ApplicationError, ConflictError
 from annotator.models import (
     Action,
     BoxLabel,
+    BoxScore,
     Dataset,
     EvaluationReport,
     Job,
     Keyframe,
     ModelVersion,
     PersonBox,
+    Source,
     Video,
     ground_truth_q,
 )
-from annotator.services.jobs import JobContext, job_create
+from annotator.services.jobs import JobContext, JobWaiting, job_create
+from annotator.services.preannotate import preannotate_start
 
 if TYPE_CHECKING:
     from inference.ava import AvaRows, LabelMap
@@ -167,13 +172,7 @@ def evaluation_run(*, context: JobContext) -> dict[str, Any]:
         context.check_cancel()
         context.progress(0.1 + 0.3 * len(detections) / len(versions), f"reading {version.name}")
         detections.append(_detections(version, keyframes, evaluation_set, truth, box_source))
-    missing = [
-        _missing_message(version, found.lacking, evaluation_set, truth, box_source)
-        for version, found in zip(versions, detections, strict=True)
-        if found.lacking
-    ]
-    if missing:
-        raise ApplicationError("; ".join(missing))
+    _missing_scores_compute(context, versions, detections, evaluation_set, truth, box_source)
 
     results: list[EvaluationResult] = []
     for version, found in zip(versions, detections, strict=True):
@@ -387,46 +386,90 @@ def _detections(
 ) -> Detections:
     """The version's scored boxes on the set, and the keyframes that lack its scores."""
     vector_ids = np.array([int(entry["id"]) for entry in version.label_map], np.int64)
-    boxes = PersonBox.objects.filter(model_version=version, keyframe__in=keyframes).values_list(
-        "pk", "keyframe_id", "x1", "y1", "x2", "y2", "scores"
-    )
-    vectors: dict[int, bytes] = {}
     placed: dict[int, tuple[int, tuple[float, float, float, float]]] = {}
-    for pk, keyframe_pk, x1, y1, x2, y2, scores in boxes.iterator(CHUNK):
+    vectors: dict[int, bytes] = {}
+    vector_rows = BoxScore.objects.filter(
+        model_version=version, box__keyframe__in=keyframes
+    ).values_list(
+        "box_id", "box__keyframe_id", "box__x1", "box__y1", "box__x2", "box__y2", "scores"
+    )
+    for pk, keyframe_pk, x1, y1, x2, y2, scores in vector_rows.iterator(CHUNK):
         if keyframe_pk not in evaluation_set.keys:
             continue
+        if len(scores) != 2 * len(vector_ids):
+            raise ApplicationError(
+                f"model version {version.name!r}: box {pk} has {len(scores) // 2} scores, "
+                f"its label map {len(vector_ids)} actions"
+            )
         placed[pk] = (keyframe_pk, (x1, y1, x2, y2))
-        if scores is not None:
-            if len(scores) != 2 * len(vector_ids):
-                raise ApplicationError(
-                    f"model version {version.name!r}: box {pk} has {len(scores) // 2} scores, "
-                    f"its label map {len(vector_ids)} actions"
-                )
-            vectors[pk] = bytes(scores)
+        vectors[pk] = bytes(scores)
+    # The version's own boxes: an imported predictions file's, scored by their labels.
+    own = PersonBox.objects.filter(model_version=version, keyframe__in=keyframes).values_list(
+        "pk", "keyframe_id", "x1", "y1", "x2", "y2"
+    )
+    predicted: dict[int, int] = {}  # own box pk -> keyframe pk
+    for pk, keyframe_pk, x1, y1, x2, y2 in own.iterator(CHUNK):
+        if keyframe_pk in evaluation_set.keys:
+            placed.setdefault(pk, (keyframe_pk, (x1, y1, x2, y2)))
+            predicted[pk] = keyframe_pk
     labels: dict[int, list[tuple[int, float]]] = {}
     scored_labels = (
         BoxLabel.objects.filter(box__model_version=version, box__keyframe__in=keyframes)
-        .filter(box__scores__isnull=True, score__isnull=False)
+        .filter(score__isnull=False)
         .order_by("box_id", "action__action_id")
         .values_list("box_id", "action__action_id", "score")
     )
     for box_pk, action_id, score in scored_labels.iterator(CHUNK):
-        labels.setdefault(box_pk, []).append((action_id, score))
-
+        if box_pk not in vectors:
+            labels.setdefault(box_pk, []).append((action_id, score))
     scored = {pk for pk in placed if pk in vectors or pk in labels}
+
     if box_source == "ground_truth":
         sources = _on_ground_truth(truth, placed, scored)
         lacking = {truth.boxes[gt_pk][0] for gt_pk in truth.boxes if gt_pk not in sources}
         chosen = [(sources[gt_pk], *truth.boxes[gt_pk]) for gt_pk in sources]
     else:
-        covered = {placed[pk][0] for pk in scored}
-        lacking = {keyframe_pk for keyframe_pk, _ in truth.boxes.values()} - covered
-        chosen = [(pk, *placed[pk]) for pk in scored]
+        # AVA's detections: the person boxes of the detector or of an imported person-box file
+        # (whatever reviewers did with them since), or the version's own predicted boxes.
+        detector = _detector_boxes(keyframes, evaluation_set)
+        boxes = [pk for pk in scored if pk in detector or pk in predicted]
+        lacking = _lacking_detections(version, detector, set(boxes), predicted, truth)
+        chosen = [(pk, *placed[pk]) for pk in boxes]
     # a key's rows together, as in a CSV file (the evaluator caps them per key as they come)
     chosen.sort(key=lambda item: (item[1], item[0]))
     return Detections(
         boxes=chosen, vectors=vectors, labels=labels, vector_ids=vector_ids, lacking=lacking
     )
+
+
+def _detector_boxes(keyframes: QuerySet[Keyframe], evaluation_set: EvaluationSet) -> dict[int, int]:
+    """Box pk -> keyframe pk of every detector or imported person box on the set."""
+    rows = PersonBox.objects.filter(source=Source.DETECTOR, keyframe__in=keyframes).values_list(
+        "pk", "keyframe_id"
+    )
+    return {
+        pk: keyframe for pk, keyframe in rows.iterator(CHUNK) if keyframe in evaluation_set.keys
+    }
+
+
+def _lacking_detections(
+    version: ModelVersion,
+    detector: dict[int, int],
+    chosen: set[int],
+    predicted: dict[int, int],
+    truth: GroundTruth,
+) -> set[int]:
+    """Keyframes where the version's detections are missing. For a version with a checkpoint:
+    those without its predictions where a person box lacks its scores, or where people are and
+    no person box is (the detector never ran there). For one without (imported predictions):
+    those with people but none of its detections."""
+    with_people = {keyframe for keyframe, _ in truth.boxes.values()}
+    if not version.checkpoint:
+        detected = {detector.get(pk, predicted.get(pk)) for pk in chosen}
+        return with_people - detected
+    lacking = {keyframe for pk, keyframe in detector.items() if pk not in chosen}
+    lacking |= with_people - set(detector.values())
+    return lacking - set(predicted.values())
 
 
 def _rounded(coords: tuple[float, float, float, float]) -> tuple[int, ...]:
@@ -453,6 +496,77 @@ def _on_ground_truth(
     return sources
 
 
+def _missing_scores_compute(
+    context: JobContext,
+    versions: list[ModelVersion],
+    detections: list[Detections],
+    evaluation_set: EvaluationSet,
+    truth: GroundTruth,
+    box_source: str,
+) -> None:
+    """Start a pre-annotation job (gpu queue) per version and video for the keyframes that lack
+    the version's scores, and wait for them (`JobWaiting`); the job runs again once they end.
+    Keyframes that such a run of this job covered count as scored (nobody was found there)."""
+    job = context.job
+    ours = {
+        (child.params["model_version"], child.video_id): child
+        for child in job.depends_on.filter(params__started_by=job.pk)
+    }
+    ended = [child for child in ours.values() if child.status != Job.Status.SUCCEEDED]
+    if ended:
+        raise ApplicationError(
+            "the pre-annotation that computes the missing scores did not succeed: "
+            + "; ".join(f"job {child.pk} ({child.status}): {child.message}" for child in ended)
+        )
+    needed: dict[tuple[ModelVersion, int], list[int]] = {}
+    problems = []
+    for version, found in zip(versions, detections, strict=True):
+        video_of = Keyframe.objects.filter(pk__in=found.lacking).values_list("pk", "video_id")
+        wanted = [item for item in video_of if (version.pk, item[1]) not in ours]
+        if wanted and not version.checkpoint:
+            lacking = {keyframe_pk for keyframe_pk, _ in wanted}
+            problems.append(
+                _missing_message(version, lacking, evaluation_set, truth, box_source)
+                + "; it has no checkpoint to compute them with: import its predictions"
+            )
+        for keyframe_pk, video_pk in wanted:
+            needed.setdefault((version, video_pk), []).append(keyframe_pk)
+    if not needed:
+        return
+    videos = Video.objects.in_bulk({video_pk for _, video_pk in needed})
+    problems.extend(
+        f"video {video.video_id} lacks scores and is {video.status}: it needs its file ingested"
+        for video in videos.values()
+        if video.status != Video.Status.READY
+    )
+    if problems:
+        raise ApplicationError("; ".join(problems))
+    waits: dict[int, None] = {}  # job pks, in order, once each
+    for (version, video_pk), keyframe_pks in needed.items():
+        try:
+            child = preannotate_start(
+                video=videos[video_pk],
+                user=job.created_by,
+                model_version=version,
+                keyframes=keyframe_pks,
+                suggest=False,
+                started_by=job,
+                person_boxes="human" if box_source == "ground_truth" else "auto",
+            )
+        except ConflictError as conflict:  # the video's running job first, then this one
+            child = Job.objects.get(pk=conflict.extra["job"])
+        job.depends_on.add(child)
+        waits[child.pk] = None
+    counts: dict[str, int] = {}
+    for (version, _), keyframe_pks in needed.items():
+        counts[version.name] = counts.get(version.name, 0) + len(keyframe_pks)
+    missing = ", ".join(f"{count} keyframes of {name!r}" for name, count in counts.items())
+    raise JobWaiting(
+        f"waiting for pre-annotation jobs {', '.join(map(str, waits))} to compute the missing "
+        f"scores ({missing})"
+    )
+
+
 def _missing_message(
     version: ModelVersion,
     lacking: set[int],
@@ -460,14 +574,11 @@ def _missing_message(
     truth: GroundTruth,
     box_source: str,
 ) -> str:
-    with_boxes = len({keyframe_pk for keyframe_pk, _ in truth.boxes.values()})
     examples = ", ".join(evaluation_set.name(pk) for pk in sorted(lacking)[:MISSING_EXAMPLES])
-    what = "ground-truth boxes without" if box_source == "ground_truth" else "no boxes with"
+    boxes = "ground-truth boxes" if box_source == "ground_truth" else "person boxes"
     return (
-        f"model version {version.name!r} has {what} its scores on {len(lacking)} of the "
-        f"{with_boxes} keyframes with people in the evaluation set (e.g. {examples}); "
-        "pre-annotate them with this version (include reviewed keyframes) or import its "
-        "predictions, then evaluate again"
+        f"model version {version.name!r} lacks its scores on the {boxes} of {len(lacking)} of "
+        f"the {len(evaluation_set.keys)} keyframes in the evaluation set (e.g. {examples})"
     )
 
 

@@ -3,6 +3,11 @@
 A worker runs a job through `job_run`, which claims it (from `queued`, or from `running` when the
 holder's lease expired), renews the lease from a heartbeat thread, records progress, stops between
 batches when a cancel was asked for, and marks the job succeeded, cancelled or failed.
+
+A job may also wait for other jobs (an evaluation for the pre-annotation that computes its missing
+scores): its work raises `JobWaiting` after adding them to `depends_on`; the job is `waiting`,
+holds no worker, and is queued again when the last of them ends (at once by the worker that ran
+it, or by the periodic sweep), to run from the start.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
@@ -30,6 +35,14 @@ GPU_JOB_TYPES = (Job.Type.PREANNOTATE, Job.Type.TRAIN)
 
 class JobCancelled(Exception):
     """Raised inside a job's work when a cancel was asked for; finished batches stay."""
+
+
+class JobWaiting(Exception):  # noqa: N818 - a signal, like JobCancelled, not an error
+    """Raised inside a job's work after it added the jobs it waits for to `depends_on`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def worker_name() -> str:
@@ -117,19 +130,36 @@ def job_finish(
     Job.objects.filter(pk=job_id, worker=worker, status=Job.Status.RUNNING).update(**fields)
 
 
+def job_wait(*, job_id: int, worker: str, message: str) -> None:
+    """Park a running job until the jobs in its `depends_on` end; it holds no worker meanwhile.
+    Its attempts start again from zero: waiting is not a lost worker."""
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job_id, worker=worker, status=Job.Status.RUNNING).update(
+            status=Job.Status.WAITING, message=message, lease_until=None, worker="", attempts=0
+        )
+        if updated == 1:
+            # The jobs may all have ended before this update (a fast or failed one): wake now.
+            jobs_wake(Job.objects.filter(pk=job_id))
+
+
 def job_cancel(*, job_id: int) -> Job:
-    """Ask a job to stop: a queued job is cancelled at once, a running one between batches."""
+    """Ask a job to stop: a queued or waiting job is cancelled at once (with the jobs it started
+    for itself), a running one between batches."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status not in Job.ACTIVE:
             raise ConflictError(
-                f"job {job_id} is {job.status}; only queued or running jobs can be cancelled"
+                f"job {job_id} is {job.status}; only queued, waiting or running jobs can be "
+                "cancelled"
             )
         job.cancel_requested = True
-        if job.status == Job.Status.QUEUED:
+        if job.status in (Job.Status.QUEUED, Job.Status.WAITING):
             job.status = Job.Status.CANCELLED
             job.finished_at = timezone.now()
         job.save(update_fields=["cancel_requested", "status", "finished_at"])
+        started = job.depends_on.filter(status__in=Job.ACTIVE, params__started_by=job.pk)
+        for child in started.values_list("pk", flat=True):
+            job_cancel(job_id=child)
     return job
 
 
@@ -161,7 +191,26 @@ def jobs_sweep() -> list[int]:
                 requeued.append(job.pk)
     if requeued:
         logger.warning("re-queued jobs with expired leases: %s", requeued)
-    return requeued
+    # Waiting jobs whose last dependency ended without waking them (it was failed by this sweep,
+    # or its worker died between finishing and waking).
+    woken = jobs_wake(Job.objects.filter(status=Job.Status.WAITING))
+    return requeued + woken
+
+
+def jobs_wake(jobs: QuerySet[Job]) -> list[int]:
+    """Queue again each of these waiting jobs that no longer waits for an active job."""
+    woken = []
+    for job in jobs.filter(status=Job.Status.WAITING):
+        if job.depends_on.filter(status__in=Job.ACTIVE).exists():
+            continue
+        with transaction.atomic():
+            updated = Job.objects.filter(pk=job.pk, status=Job.Status.WAITING).update(
+                status=Job.Status.QUEUED
+            )
+            if updated == 1:
+                job_enqueue(job)
+                woken.append(job.pk)
+    return woken
 
 
 class JobContext:
@@ -208,6 +257,8 @@ def job_run(*, job_id: int, work: Callable[[JobContext], dict[str, Any] | None])
         result = work(JobContext(job, worker))
     except JobCancelled:
         job_finish(job_id=job_id, worker=worker, status=Job.Status.CANCELLED, message="cancelled")
+    except JobWaiting as waiting:
+        job_wait(job_id=job_id, worker=worker, message=waiting.message)
     except ApplicationError as error:
         job_finish(
             job_id=job_id,
@@ -229,3 +280,4 @@ def job_run(*, job_id: int, work: Callable[[JobContext], dict[str, Any] | None])
     finally:
         heartbeat.stopped.set()
         heartbeat.join(timeout=5)
+    jobs_wake(Job.objects.filter(depends_on=job_id))  # those that waited for this one

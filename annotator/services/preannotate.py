@@ -1,15 +1,24 @@
-"""Pre-annotation: person boxes and the active model's action scores as suggestions for reviewers.
+"""Pre-annotation: person boxes and a model version's action scores, as suggestions for reviewers.
 
-Ground-truth boxes (drawn, imported or accepted by a reviewer) are always scored. Machine boxes come
-from an imported AVA person-box file or the Faster R-CNN person detector, and only where no
-ground-truth box overlaps them (IoU >= 0.5) and no reviewer rejected a box there. The model scores
-every box through `inference.predict.predict_video`, one decode per video. Each box keeps the full
-score vector (float16, label-map order) and gets suggested labels from the display floor up.
+Person boxes are shared by every model version; each version's scores on a box are its own
+`BoxScore` row, so scoring a video with version B keeps version A's scores on the same boxes and
+the two can be compared on them. Ground-truth boxes (drawn, imported or accepted by a reviewer)
+are always scored. Machine boxes come from an imported AVA person-box file or the Faster R-CNN
+person detector, only where no ground-truth box overlaps them (IoU >= 0.5) and no reviewer
+rejected a box there. With `person_boxes="auto"` the detector runs only on keyframes that have no
+detector boxes yet: earlier runs' boxes are reused, so versions are scored on the same boxes;
+`"detector"` detects afresh and replaces them (with every version's scores on them). The model
+scores every box through `inference.predict.predict_video`, one decode per video, and each box
+gets suggested labels from the display floor up.
 
-Results are written per batch of keyframes. Writing a keyframe first removes the suggestions that
-earlier runs, this job's earlier attempts included, left there untouched, so a re-delivered job
-neither duplicates nor loses rows; what a reviewer accepted, edited or rejected stays, and a
-keyframe reviewed in the meantime is left alone.
+By default the keyframes to score are those not reviewed (`include_reviewed` adds the reviewed
+ones) and never the gold ones, which are reviewed blind. An explicit keyframe list (what an
+evaluation asks for, `suggest=False`) scores exactly those, reviewed and gold ones included, and
+writes scores without suggestions; gold keyframes never get suggestions.
+
+Results are written per batch of keyframes. Writing a keyframe replaces the run's version's
+scores and the untouched suggestions earlier runs left on its boxes, so a re-delivered job
+neither duplicates nor loses rows; what a reviewer accepted, edited or rejected stays.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from annotator.errors import ApplicationError, ConflictError
 from annotator.models import (
     Action,
     BoxLabel,
+    BoxScore,
     Job,
     Keyframe,
     ModelVersion,
@@ -50,7 +60,6 @@ if TYPE_CHECKING:
 BOX_SOURCES = ("auto", "imported", "detector", "human")
 OVERLAP_IOU = 0.5
 DETECT_BATCH = 4  # keyframe images per detector call
-MACHINE_SOURCES = (Source.MODEL, Source.DETECTOR)
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,14 @@ def preannotate_start(
     include_reviewed: bool = False,
     person_boxes: str = "auto",
     detector_threshold: float | None = None,
+    model_version: ModelVersion | None = None,
+    keyframes: Sequence[int] | None = None,
+    suggest: bool = True,
+    started_by: Job | None = None,
 ) -> Job:
-    """Queue pre-annotation of a video with its dataset's active model; one active job per video."""
+    """Queue pre-annotation of a video with a model version (the dataset's active one by default);
+    one active job per video. `keyframes` (pks) scores exactly those; `started_by` is the job
+    that waits for this one (cancelling it cancels this one)."""
     if person_boxes not in BOX_SOURCES:
         raise ApplicationError(f"person_boxes = {person_boxes!r}: expected one of {BOX_SOURCES}")
     if detector_threshold is not None and not 0.0 <= detector_threshold <= 1.0:
@@ -79,11 +94,17 @@ def preannotate_start(
         raise ApplicationError(
             f"video {video.video_id} is {video.status}; it can be pre-annotated once ingested"
         )
-    version = video.dataset.active_model_version
+    version = model_version or video.dataset.active_model_version
     if version is None:
         raise ApplicationError(
             f"dataset {video.dataset.name!r} has no active model version; register one with "
             "`python manage.py register_model FILE --dataset NAME --activate`"
+        )
+    if version.dataset_id != video.dataset_id:
+        raise ApplicationError(f"model version {version.name!r} belongs to another dataset")
+    if not version.checkpoint:
+        raise ApplicationError(
+            f"model version {version.name!r} has no checkpoint (imported predictions only)"
         )
     params = {
         "video": video.pk,
@@ -93,6 +114,9 @@ def preannotate_start(
         "detector_threshold": (
             settings.PERSON_DETECTOR_THRESHOLD if detector_threshold is None else detector_threshold
         ),
+        "keyframes": sorted(keyframes) if keyframes is not None else None,
+        "suggest": suggest,
+        "started_by": started_by.pk if started_by is not None else None,
     }
     with transaction.atomic():
         # The row lock makes concurrent starts queue on PostgreSQL; SQLite's IMMEDIATE
@@ -125,16 +149,21 @@ def video_preannotate(*, context: JobContext) -> dict[str, Any]:
     version = ModelVersion.objects.get(pk=job.params["model_version"])
     checkpoint = model_version_checkpoint(model_version=version)  # fail before the detector runs
     include_reviewed = bool(job.params.get("include_reviewed", False))
-    writer = _BatchWriter(job, version, include_reviewed)
-    keyframes = _keyframes_to_annotate(video, include_reviewed)
+    chosen = job.params.get("keyframes")
+    writer = _BatchWriter(
+        job, version, include_reviewed, chosen is not None, bool(job.params.get("suggest", True))
+    )
+    keyframes = _keyframes_to_annotate(video, include_reviewed, chosen)
     source = _box_source(video, job.params.get("person_boxes", "auto"))
+    existing = _existing_boxes(video, keyframes)
     device = _device()
     detections: dict[int, np.ndarray] = {}
-    if source == "detector":
+    to_detect = _keyframes_to_detect(keyframes, source, existing)
+    if to_detect:
         threshold = float(job.params.get("detector_threshold", settings.PERSON_DETECTOR_THRESHOLD))
-        detections = _detect(video, keyframes, threshold, device, context)
-    plans = _plan_boxes(video, keyframes, source, detections)
-    start = 0.3 if source == "detector" else 0.0  # the detector took the first 30 %
+        detections = _detect(video, to_detect, threshold, device, context)
+    plans = _plan_boxes(keyframes, source, existing, detections, writer.suggest)
+    start = 0.3 if to_detect else 0.0  # the detector took the first 30 %
     scored = _score(video, version, checkpoint, keyframes, plans, device, writer, context, start)
     return {
         "keyframes": len(keyframes),
@@ -151,12 +180,18 @@ def _device() -> str:
     return settings.INFERENCE_DEVICE or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _keyframes_to_annotate(video: Video, include_reviewed: bool) -> list[Keyframe]:
-    """Keyframes inside the file, without the gold ones (reviewed blind) and, unless asked for,
-    the reviewed ones."""
-    keyframes = video.keyframes.filter(gold=False).order_by("timestamp")
-    if not include_reviewed:
-        keyframes = keyframes.exclude(status=Keyframe.Status.REVIEWED)
+def _keyframes_to_annotate(
+    video: Video, include_reviewed: bool, chosen: Sequence[int] | None
+) -> list[Keyframe]:
+    """Keyframes inside the file: the chosen ones, else those not gold (reviewed blind) and,
+    unless asked for, not reviewed."""
+    keyframes = video.keyframes.order_by("timestamp")
+    if chosen is not None:
+        keyframes = keyframes.filter(pk__in=chosen)
+    else:
+        keyframes = keyframes.filter(gold=False)
+        if not include_reviewed:
+            keyframes = keyframes.exclude(status=Keyframe.Status.REVIEWED)
     duration = video.duration or 0.0
     return [
         keyframe
@@ -166,15 +201,27 @@ def _keyframes_to_annotate(video: Video, include_reviewed: bool) -> list[Keyfram
 
 
 def _imported_boxes() -> Q:
-    """Boxes of an imported AVA person-box file that no reviewer touched (no job made them)."""
-    return Q(source=Source.DETECTOR, job__isnull=True, state=State.SUGGESTED)
+    """Boxes of an imported AVA person-box file (detector boxes no job made), in any state."""
+    return Q(source=Source.DETECTOR, job__isnull=True)
+
+
+def _is_imported(box: PersonBox) -> bool:
+    """The same rule as `_imported_boxes`, on a loaded box."""
+    return box.source == Source.DETECTOR and box.job_id is None
 
 
 def _box_source(video: Video, requested: str) -> str:
+    """`imported`, `human`, `detector` (afresh) or `shared` (earlier detector boxes, the detector
+    where a keyframe has none)."""
     if requested != "auto":
         return requested
     imported = PersonBox.objects.filter(_imported_boxes(), keyframe__video=video).exists()
-    return "imported" if imported else "detector"
+    return "imported" if imported else "shared"
+
+
+def _is_detected(box: PersonBox) -> bool:
+    """A box an earlier pre-annotation's detector made, in any state."""
+    return box.source == Source.DETECTOR and box.job_id is not None
 
 
 def _is_ground_truth(box: PersonBox) -> bool:
@@ -200,34 +247,57 @@ def _overlaps(coords: tuple[float, ...], blockers: Sequence[tuple[float, ...]]) 
     return bool(np.any(ious >= OVERLAP_IOU))
 
 
-def _plan_boxes(
-    video: Video, keyframes: list[Keyframe], source: str, detections: dict[int, np.ndarray]
-) -> dict[int, list[PlannedBox]]:
-    """Per keyframe, the boxes to score: its ground truth, then machine boxes clear of it."""
+def _existing_boxes(video: Video, keyframes: list[Keyframe]) -> dict[int, list[PersonBox]]:
     wanted = {keyframe.pk for keyframe in keyframes}
     existing: dict[int, list[PersonBox]] = {}
     for box in PersonBox.objects.filter(keyframe__video=video).order_by("keyframe_id", "id"):
         if box.keyframe_id in wanted:
             existing.setdefault(box.keyframe_id, []).append(box)
+    return existing
+
+
+def _keyframes_to_detect(
+    keyframes: list[Keyframe], source: str, existing: dict[int, list[PersonBox]]
+) -> list[Keyframe]:
+    if source == "detector":
+        return keyframes
+    if source == "shared":  # the detector's boxes are made once per keyframe, then reused
+        return [k for k in keyframes if not any(map(_is_detected, existing.get(k.pk, [])))]
+    return []
+
+
+def _plan_boxes(
+    keyframes: list[Keyframe],
+    source: str,
+    existing: dict[int, list[PersonBox]],
+    detections: dict[int, np.ndarray],
+    suggest: bool,
+) -> dict[int, list[PlannedBox]]:
+    """Per keyframe, the boxes to score: its ground truth, then the machine boxes. For
+    suggestions, only machine boxes clear of ground truth and of rejected boxes (a reviewer
+    sees no duplicate); for an evaluation, every machine box, as the detector gave it."""
     plans = {}
     for keyframe in keyframes:
         boxes = existing.get(keyframe.pk, [])
         truth = [box for box in boxes if _is_ground_truth(box)]
         blockers = [_coords(box) for box in boxes if box in truth or box.state == State.REJECTED]
         plan = [PlannedBox(coords=_coords(box), box_id=box.pk) for box in truth]
-        if source == "imported":
-            plan.extend(
+        machine: list[PlannedBox] = []
+        if keyframe.pk in detections:
+            machine = [
+                PlannedBox(coords=(x1, y1, x2, y2), detector_score=score)
+                for x1, y1, x2, y2, score in detections[keyframe.pk].tolist()
+            ]
+        elif source in ("imported", "shared"):
+            reused = _is_detected if source == "shared" else _is_imported
+            machine = [
                 PlannedBox(coords=_coords(box), box_id=box.pk)
                 for box in boxes
-                if box.source == Source.DETECTOR
-                and box.job_id is None
-                and box.state == State.SUGGESTED
-                and not _overlaps(_coords(box), blockers)
-            )
-        elif source == "detector":
-            for x1, y1, x2, y2, score in detections.get(keyframe.pk, np.zeros((0, 5))).tolist():
-                if not _overlaps((x1, y1, x2, y2), blockers):
-                    plan.append(PlannedBox(coords=(x1, y1, x2, y2), detector_score=score))
+                if reused(box)
+                and box not in truth
+                and not (suggest and box.state == State.REJECTED)
+            ]
+        plan.extend(box for box in machine if not (suggest and _overlaps(box.coords, blockers)))
         plans[keyframe.pk] = plan
     return plans
 
@@ -350,12 +420,23 @@ def _score(
 
 
 class _BatchWriter:
-    """Writes scored keyframes, a transaction per batch, replacing earlier untouched suggestions."""
+    """Writes scored keyframes, a transaction per batch: the version's scores on each box, and
+    suggestions replacing earlier untouched ones."""
 
-    def __init__(self, job: Job, version: ModelVersion, include_reviewed: bool) -> None:
+    def __init__(
+        self,
+        job: Job,
+        version: ModelVersion,
+        include_reviewed: bool,
+        chosen: bool,
+        suggest: bool,
+    ) -> None:
         self.job = job
         self.version = version
         self.include_reviewed = include_reviewed
+        self.chosen = chosen
+        self.suggest = suggest
+        self.redetect = job.params.get("person_boxes") == "detector"
         self.floor = settings.PREANNOTATE_DISPLAY_FLOOR
         ids = [int(label["id"]) for label in version.label_map]
         actions = dict(
@@ -375,44 +456,45 @@ class _BatchWriter:
             for keyframe, plan, scores in batch:
                 self._write_keyframe(keyframe, plan, scores)
 
+    def _skipped(self, keyframe: Keyframe) -> tuple[bool, bool]:
+        """Whether to leave the keyframe alone (deleted, or made gold or reviewed while the
+        model ran, when it was not chosen), and whether it is gold."""
+        current = Keyframe.objects.filter(pk=keyframe.pk).values_list("status", "gold").first()
+        if current is None:
+            return True, False
+        status, gold = current
+        if self.chosen:
+            return False, gold
+        reviewed = status == Keyframe.Status.REVIEWED and not self.include_reviewed
+        return gold or reviewed, gold
+
     def _write_keyframe(
         self, keyframe: Keyframe, plan: list[PlannedBox], scores: np.ndarray
     ) -> None:
-        current = Keyframe.objects.filter(pk=keyframe.pk).values_list("status", "gold").first()
-        if (
-            current is None
-            or current[1]
-            or (current[0] == Keyframe.Status.REVIEWED and not self.include_reviewed)
-        ):
-            self.totals["keyframes_skipped"] += 1  # deleted, made gold or reviewed meanwhile
+        skipped, gold = self._skipped(keyframe)
+        if skipped:
+            self.totals["keyframes_skipped"] += 1
             return
-        PersonBox.objects.filter(
-            keyframe=keyframe, source__in=MACHINE_SOURCES, state=State.SUGGESTED, job__isnull=False
-        ).delete()
+        suggest = self.suggest and not gold
+        if self.redetect:  # the detector ran afresh: its earlier boxes go, with their scores
+            PersonBox.objects.filter(
+                keyframe=keyframe, source=Source.DETECTOR, state=State.SUGGESTED, job__isnull=False
+            ).delete()
         existing = {box.pk: box for box in PersonBox.objects.filter(keyframe=keyframe)}
-        BoxLabel.objects.filter(
-            box_id__in=[box.box_id for box in plan if box.box_id is not None],
-            source=Source.MODEL,
-            state=State.SUGGESTED,
-        ).delete()
         blockers = [
             _coords(box)
             for box in existing.values()
             if _is_ground_truth(box) or box.state == State.REJECTED
         ]
         vectors = scores.astype(np.float16)  # (N, classes): what is stored is what is suggested
-        updated: list[PersonBox] = []
-        created: list[tuple[PersonBox, np.ndarray]] = []
-        labelled: list[tuple[PersonBox, np.ndarray]] = []
+        scored: list[tuple[PersonBox, np.ndarray]] = []
+        created: list[PersonBox] = []
         for box, vector in zip(plan, vectors, strict=True):
             if box.box_id is not None:
                 row = existing.get(box.box_id)
-                if row is None or _coords(row) != box.coords or row.state == State.REJECTED:
-                    continue  # a reviewer deleted, moved or rejected it while the model ran
-                row.scores, row.model_version = vector.tobytes(), self.version
-                updated.append(row)
-                labelled.append((row, vector))
-            elif not _overlaps(box.coords, blockers):  # a reviewer may have drawn one meanwhile
+                if row is None or _coords(row) != box.coords:
+                    continue  # a reviewer deleted or moved it while the model ran
+            elif not (self.suggest and _overlaps(box.coords, blockers)):  # drawn meanwhile?
                 row = PersonBox(
                     keyframe=keyframe,
                     x1=box.coords[0],
@@ -422,14 +504,39 @@ class _BatchWriter:
                     source=Source.DETECTOR,
                     state=State.SUGGESTED,
                     detector_score=box.detector_score,
-                    scores=vector.tobytes(),
-                    model_version=self.version,
                     job=self.job,
                 )
-                created.append((row, vector))
-        PersonBox.objects.bulk_update(updated, ["scores", "model_version"])
-        PersonBox.objects.bulk_create([row for row, _ in created])
-        labelled.extend(created)
+                created.append(row)
+            else:
+                continue
+            scored.append((row, vector))
+        PersonBox.objects.bulk_create(created)
+        BoxScore.objects.bulk_create(
+            [
+                BoxScore(box=row, model_version=self.version, scores=vector.tobytes(), job=self.job)
+                for row, vector in scored
+            ],
+            update_conflicts=True,
+            unique_fields=["box", "model_version"],
+            update_fields=["scores", "job"],
+        )
+        labels = self._suggest(keyframe, scored) if suggest else []
+        if created or suggest:  # what a reviewer has open changed
+            Keyframe.objects.filter(pk=keyframe.pk).update(version=F("version") + 1)
+        self.totals["keyframes_written"] += 1
+        self.totals["boxes_scored"] += len(scored)
+        self.totals["boxes_created"] += len(created)
+        self.totals["labels"] += len(labels)
+
+    def _suggest(
+        self, keyframe: Keyframe, scored: list[tuple[PersonBox, np.ndarray]]
+    ) -> list[BoxLabel]:
+        """Replace the untouched model suggestions on the scored boxes with this version's; a
+        rejected box gets none."""
+        scored = [(row, vector) for row, vector in scored if row.state != State.REJECTED]
+        BoxLabel.objects.filter(
+            box_id__in=[row.pk for row, _ in scored], source=Source.MODEL, state=State.SUGGESTED
+        ).delete()
         taken = set(
             BoxLabel.objects.filter(box__keyframe=keyframe).values_list("box_id", "action_id")
         )
@@ -441,13 +548,8 @@ class _BatchWriter:
                 state=State.SUGGESTED,
                 score=float(vector[index]),
             )
-            for row, vector in labelled
+            for row, vector in scored
             for index in np.flatnonzero(vector.astype(np.float32) >= self.floor).tolist()
             if (row.pk, self.action_pks[index]) not in taken  # a human or reviewed label stays
         ]
-        BoxLabel.objects.bulk_create(labels)
-        Keyframe.objects.filter(pk=keyframe.pk).update(version=F("version") + 1)
-        self.totals["keyframes_written"] += 1
-        self.totals["boxes_scored"] += len(updated) + len(created)
-        self.totals["boxes_created"] += len(created)
-        self.totals["labels"] += len(labels)
+        return BoxLabel.objects.bulk_create(labels)

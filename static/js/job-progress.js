@@ -1,6 +1,6 @@
-// Live progress of one job: poll its REST resource until it is no longer queued or running.
+// Live progress of one job: poll its REST resource while it is queued, running or waiting.
 const section = document.getElementById("job");
-const ACTIVE = new Set(["queued", "running"]);
+const ACTIVE = new Set(["queued", "running", "waiting"]);
 const POLL_MS = 1000;
 
 function show(job) {

@@ -17,6 +17,7 @@ from annotator.models import (
     Action,
     ActionType,
     BoxLabel,
+    BoxScore,
     Dataset,
     EvaluationReport,
     Job,
@@ -57,8 +58,9 @@ def _vector(scores: dict[int, float]) -> bytes:
 
 @pytest.fixture
 def scenario(db):  # type: ignore[no-untyped-def]
-    """Three reviewed keyframes (two with people), one excluded, one unreviewed; model A scores
-    stored as vectors on its own boxes, model B as scored labels (an imported predictions file)."""
+    """Three reviewed keyframes (two with people), one excluded, one unreviewed; model A's scores
+    stored as vectors on detector boxes, model B's as scored labels on its own boxes (an imported
+    predictions file). Neither has a checkpoint: nothing missing can be computed."""
     dataset = Dataset.objects.create(name="tiny")
     actions = {
         WALK: Action.objects.create(
@@ -92,7 +94,7 @@ def scenario(db):  # type: ignore[no-untyped-def]
     g1 = _box(kf1, G1, source="human", state="accepted", person_id=1)
     _label(g1, actions[WALK], source="human", state="accepted")
     _label(g1, actions[TALK], source="human", state="accepted")
-    g2 = _box(kf1, G2, source="detector", state="accepted", person_id=2)
+    g2 = _box(kf1, G2, source="model", state="accepted", person_id=2)
     _label(g2, actions[WALK], source="model", state="accepted", score=0.7)
     _label(g2, actions[TALK], source="model", state="rejected", score=0.6)
     g3 = _box(kf2, G3, source="import", state="accepted")
@@ -100,7 +102,7 @@ def scenario(db):  # type: ignore[no-untyped-def]
     # Not ground truth: an excluded keyframe's box, an unreviewed keyframe's, a suggestion.
     _label(_box(kf4, G1, source="human", state="accepted"), actions[WALK], source="human")
     _label(_box(kf5, G1, source="human", state="accepted"), actions[WALK], source="human")
-    suggestion = _box(kf2, (0.6, 0.2, 0.9, 0.8), source="detector", state="suggested")
+    suggestion = _box(kf2, (0.6, 0.2, 0.9, 0.8), source="model", state="suggested")
     _label(suggestion, actions[TALK], source="model", state="suggested", score=0.4)
 
     label_map = [{"id": i, "name": actions[i].name} for i in (1, 2, 3, 4)]
@@ -113,14 +115,8 @@ def scenario(db):  # type: ignore[no-untyped-def]
         (kf4, G1, {WALK: 0.99}),  # excluded keyframe: ignored
         (kf5, G1, {WALK: 0.99}),  # unreviewed keyframe: ignored
     ]:
-        _box(
-            keyframe,
-            coords,
-            source="detector",
-            state="suggested",
-            model_version=model_a,
-            scores=_vector(scores),
-        )
+        box = _box(keyframe, coords, source="detector", state="suggested")
+        BoxScore.objects.create(box=box, model_version=model_a, scores=_vector(scores))
     model_b = ModelVersion.objects.create(
         dataset=dataset, name="slowfast", label_map=label_map, status="external"
     )
@@ -233,7 +229,7 @@ def test_the_snapshot_hash_follows_the_ground_truth_only(scenario) -> None:  # t
         return EvaluationReport.objects.get(pk=job.result["reports"][0]).snapshot_hash
 
     first = snapshot()
-    PersonBox.objects.filter(model_version=scenario["a"]).update(detector_score=0.5)
+    PersonBox.objects.filter(model_scores__model_version=scenario["a"]).update(detector_score=0.5)
     unreviewed = scenario["keyframes"][4]
     BoxLabel.objects.filter(box__keyframe=unreviewed).delete()
     assert snapshot() == first
@@ -282,8 +278,11 @@ def test_ground_truth_boxes_take_the_scores_at_their_place(scenario) -> None:  #
         )
     )
     assert job.status == Job.Status.FAILED
-    assert "'slow-only' has ground-truth boxes without its scores on 1 of the 2" in job.message
-    assert "clip-1@901" in job.message
+    assert job.message.startswith(
+        "model version 'slow-only' lacks its scores on the ground-truth boxes of 1 of the 3 "
+        "keyframes in the evaluation set (e.g. clip-1@901); it has no checkpoint to compute them "
+        "with: import its predictions"
+    )
     assert not EvaluationReport.objects.filter(job=job).exists()
 
 
@@ -297,10 +296,11 @@ def test_a_version_without_scores_on_part_of_the_set_fails_with_the_count(scenar
         )
     )
     assert job.status == Job.Status.FAILED
-    assert job.message.startswith(
-        "model version 'slowfast' has no boxes with its scores on 1 of the 2 keyframes with people"
+    assert job.message == (
+        "model version 'slowfast' lacks its scores on the person boxes of 1 of the 3 keyframes "
+        "in the evaluation set (e.g. clip-1@902); it has no checkpoint to compute them with: "
+        "import its predictions"
     )
-    assert "clip-1@902" in job.message and "pre-annotate" in job.message
 
 
 def test_a_cancel_asked_for_while_it_reads_stops_it_before_any_report(

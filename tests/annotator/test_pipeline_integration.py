@@ -8,22 +8,17 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from annotator.models import Job, Keyframe, PersonBox, Video
+from annotator.models import BoxLabel, BoxScore, EvaluationReport, Job, Keyframe, PersonBox, Video
+from annotator.services.imports import ava_import
 from annotator.services.ingest import video_ingest
 from annotator.services.jobs import jobs_sweep
 from annotator.services.models import model_version_register
 from annotator.services.preannotate import preannotate_start
 from tests.conftest import SHARED_DATA, WorkerProcess, wait_for
-from tests.generated import detector_weights, small_checkpoint, write_index_video
+from tests.generated import LIGHT_DETECTOR, detector_weights, write_index_video
 
 pytestmark = pytest.mark.integration
-LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"
 DONE = ("succeeded", "failed", "cancelled")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_checkpoint(tmp_path_factory.mktemp("model") / "small.pt")
 
 
 @pytest.fixture
@@ -93,7 +88,8 @@ def test_real_and_generated_videos_are_ingested_preannotated_and_served_over_res
     assert job.result["keyframes_written"] == 9 and job.result["boxes_scored"] == 1
     detail = reviewer_client.get(f"/api/v1/keyframes/{keyframe.pk}/").json()
     (box,) = detail["boxes"]
-    assert box["source"] == "human" and box["model_version"] == model_version.pk
+    assert box["source"] == "human" and box["model_version"] is None
+    assert BoxScore.objects.get(box_id=box["id"]).model_version == model_version
     suggestions = [label for label in box["labels"] if label["source"] == "model"]
     assert suggestions and all(label["state"] == "suggested" for label in suggestions)
     assert all(label["score"] >= 0.2 for label in suggestions)
@@ -124,7 +120,8 @@ def test_real_and_generated_videos_are_ingested_preannotated_and_served_over_res
         for box in reviewer_client.get(f"/api/v1/keyframes/{row['id']}/").json()["boxes"]
     ]
     assert len(served) == expected
-    assert all(box["model_version"] == model_version.pk for box in served)
+    scored = BoxScore.objects.filter(box_id__in=[box["id"] for box in served])
+    assert list(scored.values_list("model_version", flat=True)) == [model_version.pk] * expected
     assert sum(label["source"] == "model" for box in served for label in box["labels"]) > 0
 
 
@@ -171,7 +168,7 @@ def test_a_second_request_gets_409_and_cancel_stops_between_batches(
         job_id = manager_client.post(url, {"person_boxes": "human"}, format="json").json()["id"]
         conflict = manager_client.post(url, {}, format="json")
         assert conflict.status_code == 409 and conflict.json()["job"] == job_id
-        scored = PersonBox.objects.filter(keyframe__video=video, scores__isnull=False)
+        scored = BoxScore.objects.filter(box__keyframe__video=video)
         wait_for(scored.exists, timeout=240, interval=0.05)
 
         assert manager_client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 200
@@ -226,7 +223,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
         assert len(boxes) == 2
         assert len({(box.x1, box.y1, box.x2, box.y2) for box in boxes}) == 2
         for box in boxes:
-            vector = np.frombuffer(box.scores, dtype=np.float16)
+            vector = np.frombuffer(box.model_scores.get().scores, dtype=np.float16)
             assert box.labels.count() == int((vector.astype(np.float32) >= 0.5).sum())
     assert made.count() == job.result["boxes_created"] == 58
 
@@ -255,3 +252,39 @@ def test_the_soft_time_limit_fails_the_job_with_its_message(
     finally:
         worker.stop()
     assert job.status == "failed" and "SoftTimeLimitExceeded" in job.message
+
+
+def test_an_evaluation_waits_for_the_pre_annotation_it_starts_on_the_gpu_queue(
+    celery_worker, model_version, manager_client, ava_dataset, tmp_path
+):  # type: ignore[no-untyped-def]
+    video = generated_video(ava_dataset, tmp_path, seconds=4)
+    stand = ava_dataset.actions.get(action_id=12)
+    for keyframe in video.keyframes.all():
+        box = PersonBox.objects.create(
+            keyframe=keyframe, x1=0.1, y1=0.1, x2=0.5, y2=0.9, source="human", state="accepted"
+        )
+        BoxLabel.objects.create(box=box, action=stand, source="human", state="accepted")
+    video.keyframes.update(status="reviewed")
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("".join(f"index,{t:04d},0.120,0.100,0.500,0.900,,0.9\n" for t in (1, 2, 3)))
+    ava_import(dataset=ava_dataset, path=boxes, kind="person-boxes")
+
+    response = manager_client.post(
+        f"/api/v1/datasets/{ava_dataset.pk}/evaluate/",
+        {"model_version": model_version.pk},
+        format="json",
+    )
+    assert response.status_code == 202
+    job = finished(response.json()["id"])
+
+    assert job.status == "succeeded", job.message
+    (child,) = job.depends_on.all()
+    assert (child.job_type, child.status, child.params["started_by"]) == (
+        "preannotate",
+        "succeeded",
+        job.pk,
+    )
+    assert child.worker and child.finished_at <= job.finished_at
+    assert job.result["scored_boxes"] == [3]  # the imported person boxes, as AVA evaluates
+    report = EvaluationReport.objects.get(pk=job.result["reports"][0])
+    assert report.per_class["12"]["gt_count"] == 3 and report.per_class["12"]["ap"] == 1.0

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotator.errors import ConflictError
-from annotator.models import BoxLabel, Job, Keyframe, ModelVersion, PersonBox, Video
+from annotator.models import BoxLabel, BoxScore, Job, Keyframe, ModelVersion, PersonBox, Video
 from annotator.services.annotations import BoxInput, LabelInput, keyframe_annotations_save
 from annotator.services.datasets import labelmap_import
 from annotator.services.imports import ava_import
@@ -22,44 +22,12 @@ from annotator.tasks import preannotate_video_task
 from tests.generated import detector_weights, small_checkpoint, write_index_video
 
 pytestmark = pytest.mark.django_db
-LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_checkpoint(tmp_path_factory.mktemp("model") / "small.pt")
-
-
-@pytest.fixture(scope="module")
-def light_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return detector_weights(tmp_path_factory.mktemp("detector") / "light.pt", LIGHT_DETECTOR)
 
 
 @pytest.fixture
 def model_version(ava_dataset, checkpoint, media_root):  # type: ignore[no-untyped-def]
     call_command("register_model", str(checkpoint), dataset=ava_dataset.name, activate=True)
     return ModelVersion.objects.get(dataset=ava_dataset, name="small")
-
-
-@pytest.fixture
-def video(ava_dataset, media_root, tmp_path, settings):  # type: ignore[no-untyped-def]
-    """A 4 s generated video, ingested: keyframes at 1, 2 and 3 s."""
-    settings.PREANNOTATE_BATCH_SIZE = 2
-    settings.PREANNOTATE_DISPLAY_FLOOR = 0.5
-    path = write_index_video(tmp_path / "index.mp4", 30, 120)
-    video = Video(dataset=ava_dataset, video_id="index")
-    with path.open("rb") as handle:
-        video.file.save(path.name, File(handle), save=True)
-    video_ingest(video_id=video.pk)
-    video.refresh_from_db()
-    return video
-
-
-@pytest.fixture
-def use_light_detector(settings, light_detector):  # type: ignore[no-untyped-def]
-    settings.PERSON_DETECTOR_ARCH = LIGHT_DETECTOR
-    settings.PERSON_DETECTOR_WEIGHTS = str(light_detector)
-    settings.PERSON_DETECTOR_MAX_BOXES = 3
 
 
 def run(video: Video, **params) -> Job:  # type: ignore[no-untyped-def]
@@ -70,8 +38,13 @@ def run(video: Video, **params) -> Job:  # type: ignore[no-untyped-def]
     return job
 
 
-def vector(box: PersonBox) -> np.ndarray:
-    return np.frombuffer(box.scores, dtype=np.float16)
+def vector(box: PersonBox, version: ModelVersion) -> np.ndarray:
+    """The version's stored scores on the box."""
+    return np.frombuffer(box.model_scores.get(model_version=version).scores, dtype=np.float16)
+
+
+def all_scores() -> set[tuple[int, int, bytes, int]]:
+    return set(BoxScore.objects.values_list("box_id", "model_version_id", "scores", "job_id"))
 
 
 def model_labels(box: PersonBox) -> dict[int, float]:
@@ -172,7 +145,7 @@ def test_ground_truth_and_imported_boxes_are_scored_and_suggested_above_the_floo
     assert job.result["person_boxes"] == "imported" and job.result["keyframes_written"] == 3
     assert job.result["frames_decoded"] <= video.frame_count
     duplicate = PersonBox.objects.get(keyframe=first, x1=0.12)
-    assert duplicate.scores is None and not duplicate.labels.exists()
+    assert not duplicate.model_scores.exists() and not duplicate.labels.exists()
     other = PersonBox.objects.get(keyframe=first, x1=0.6)
     second = PersonBox.objects.get(keyframe__timestamp=2, source="detector")
     human.refresh_from_db()
@@ -187,11 +160,13 @@ def test_ground_truth_and_imported_boxes_are_scored_and_suggested_above_the_floo
         (other, expected[1][1]),
         (second, expected[2][0]),
     ):
-        assert box.model_version == model_version
-        np.testing.assert_allclose(vector(box).astype(np.float32), reference, atol=2e-3)
+        assert box.model_version is None  # shared by every version; its scores are its own rows
+        assert box.model_scores.get().job == job
+        scores = vector(box, model_version)
+        np.testing.assert_allclose(scores.astype(np.float32), reference, atol=2e-3)
         wanted = {
             action["id"]: float(score)
-            for action, score in zip(model_version.label_map, vector(box), strict=True)
+            for action, score in zip(model_version.label_map, scores, strict=True)
             if score >= 0.5 and not (box == human and action["id"] == 12)
         }
         assert model_labels(box) == pytest.approx(wanted)
@@ -208,22 +183,26 @@ def test_ground_truth_and_imported_boxes_are_scored_and_suggested_above_the_floo
         )
 
 
-def test_detector_boxes_are_replaced_by_a_rerun_and_reviewer_decisions_stay(
+def test_detector_boxes_are_made_once_and_reused_and_reviewer_decisions_stay(
     video, model_version, reviewer, use_light_detector
 ):  # type: ignore[no-untyped-def]
     job = run(video, detector_threshold=0.0)
 
     assert job.status == "succeeded", job.message
-    assert job.result["person_boxes"] == "detector"
+    assert job.result["person_boxes"] == "shared"
     made = PersonBox.objects.filter(job=job)
     assert made.count() == job.result["boxes_created"] > 0
     assert all(box.source == "detector" and box.detector_score is not None for box in made)
-    counts = (made.count(), BoxLabel.objects.filter(box__job=job).count())
+    counts = (made.count(), BoxLabel.objects.filter(box__job=job).count(), BoxScore.objects.count())
 
     # Re-delivered after a crash (the sweep re-queues it): the same rows, not twice as many.
     Job.objects.filter(pk=job.pk).update(status="queued")
     preannotate_video_task(job.pk)
-    assert (made.count(), BoxLabel.objects.filter(box__job=job).count()) == counts
+    assert (
+        made.count(),
+        BoxLabel.objects.filter(box__job=job).count(),
+        BoxScore.objects.count(),
+    ) == counts
 
     first, second, third = video.keyframes.order_by("timestamp")
     kept = PersonBox.objects.filter(keyframe=first).first()
@@ -243,20 +222,61 @@ def test_detector_boxes_are_replaced_by_a_rerun_and_reviewer_decisions_stay(
     )
     Keyframe.objects.filter(pk=second.pk).update(status="reviewed")
     Keyframe.objects.filter(pk=third.pk).update(gold=True)
-    second_rows = set(PersonBox.objects.filter(keyframe=second).values_list("id", "scores"))
+    second_rows = set(BoxScore.objects.filter(box__keyframe=second).values_list("id", "scores"))
 
     again = run(video, detector_threshold=0.0)
 
     assert again.status == "succeeded", again.message
     assert again.result["keyframes"] == 1 and again.result["keyframes_written"] == 1
+    assert again.result["boxes_created"] == 0  # the first run's boxes are reused
     kept.refresh_from_db()
     assert kept.state == "accepted" and kept.labels.get(action__action_id=12).state == "accepted"
-    assert kept.model_version == model_version and kept.scores is not None
+    assert kept.model_scores.get().job == again
     rejected = PersonBox.objects.filter(keyframe=first, state="rejected")
     assert rejected.count() == first_boxes - 1
-    # The detector finds the same people again: each is the accepted or a rejected box already.
+    assert set(BoxScore.objects.filter(box__in=rejected).values_list("job", flat=True)) == {
+        job.pk  # a rejected box is not scored again for suggestions
+    }
     assert PersonBox.objects.filter(keyframe=first).count() == first_boxes
-    assert set(PersonBox.objects.filter(keyframe=second).values_list("id", "scores")) == second_rows
+    assert set(BoxScore.objects.filter(box__keyframe=second).values_list("id", "scores")) == (
+        second_rows
+    )
+
+    # Detecting afresh: the detector finds the same people again, and each is the accepted or a
+    # rejected box already, so nothing is added.
+    fresh = run(video, detector_threshold=0.0, person_boxes="detector")
+    assert fresh.status == "succeeded", fresh.message
+    assert fresh.result["boxes_created"] == 0
+    assert PersonBox.objects.filter(keyframe=first).count() == first_boxes
+
+
+def test_a_second_version_scores_the_same_boxes_and_the_first_keeps_its_scores(
+    video, model_version, use_light_detector, tmp_path
+):  # type: ignore[no-untyped-def]
+    from annotator.services.models import model_version_register
+
+    first = run(video, detector_threshold=0.0)
+    assert first.status == "succeeded", first.message
+    boxes = set(PersonBox.objects.values_list("id", flat=True))
+    before = all_scores()
+    assert {version for _, version, _, _ in before} == {model_version.pk}
+
+    other = model_version_register(
+        dataset=video.dataset, path=small_checkpoint(tmp_path / "other.pt", seed=1), name="other"
+    )
+    second = run(video, model_version=other)
+
+    assert second.status == "succeeded", second.message
+    assert (second.params["model_version"], second.result["boxes_created"]) == (other.pk, 0)
+    assert set(PersonBox.objects.values_list("id", flat=True)) == boxes
+    after = all_scores()
+    assert before <= after  # the first version's scores stay, byte for byte
+    assert {box for box, version, _, _ in after if version == other.pk} == boxes
+    differ = [
+        not np.array_equal(vector(box, model_version), vector(box, other))
+        for box in PersonBox.objects.all()
+    ]
+    assert all(differ)
 
 
 def test_without_detector_weights_the_job_fails_saying_where_to_put_them(
