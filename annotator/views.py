@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotator.models import Dataset, EvaluationReport, Job
-from annotator.roles import role_of
+from annotator.models import Dataset, EvaluationReport, Job, ModelVersion
+from annotator.roles import MANAGER, role_of
+from annotator.services.evaluation import BOX_SOURCES
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
@@ -32,8 +33,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 def evaluation_dashboard(request: HttpRequest) -> HttpResponse:
-    """Per-class AP of a report, alone or against a baseline (?report=ID&baseline=ID)."""
-    if role_of(request.user) is None:
+    """Per-class AP of a report, alone or against a baseline (?report=ID&baseline=ID); managers
+    also get the form that starts an evaluation."""
+    role = role_of(request.user)
+    if role is None:
         raise PermissionDenied("your account has no role (reviewer or manager)")
     queryset = EvaluationReport.objects.select_related("model_version", "dataset")
     reports = list(queryset.order_by("-created_at", "-id")[:DASHBOARD_REPORTS])
@@ -62,8 +65,22 @@ def evaluation_dashboard(request: HttpRequest) -> HttpResponse:
             "options": options,
             "report": report.pk if report else None,
             "baseline": baseline if baseline in by_id else None,
+            "start": _start_choices() if role == MANAGER else None,
         },
     )
+
+
+def _start_choices() -> dict[str, object]:
+    """What the start form offers: datasets, their scorable model versions, box sources."""
+    scorable = (ModelVersion.Status.READY, ModelVersion.Status.EXTERNAL)
+    versions = ModelVersion.objects.filter(status__in=scorable).order_by("dataset_id", "name")
+    return {
+        "datasets": Dataset.objects.filter(model_versions__status__in=scorable)
+        .distinct()
+        .order_by("name"),
+        "versions": versions,
+        "box_sources": BOX_SOURCES,
+    }
 
 
 def _int(value: str | None) -> int | None:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.models import Job
@@ -54,12 +55,28 @@ def job_queue(job_type: str) -> str:
 
 
 def job_enqueue(job: Job) -> None:
-    """Send the job's task once the surrounding transaction commits."""
+    """Send the job's task once the surrounding transaction commits. When the broker cannot be
+    reached the job fails, saying so, rather than stay queued with no task to run it."""
     from annotator import tasks
 
     task = tasks.TASKS_BY_JOB_TYPE[job.job_type]
     job_id, queue = job.pk, job_queue(job.job_type)
-    transaction.on_commit(lambda: task.apply_async(args=[job_id], queue=queue))
+
+    def send() -> None:
+        try:
+            task.apply_async(args=[job_id], queue=queue)
+        except OperationalError as error:
+            logger.error("job %s: could not reach the broker: %s", job_id, error)
+            job.status, job.finished_at = Job.Status.FAILED, timezone.now()
+            job.message = (
+                f"could not queue the job on the {queue!r} queue: the broker (Redis) is "
+                f"unreachable ({error}); start the job again once it runs"
+            )
+            Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+                status=job.status, finished_at=job.finished_at, message=job.message
+            )
+
+    transaction.on_commit(send)
 
 
 def job_create(

@@ -12,6 +12,13 @@ function show(job) {
   document.getElementById("job-result").textContent = Object.keys(job.result).length
     ? JSON.stringify(job.result, null, 2)
     : "";
+  const reports = job.result.reports || [];
+  if (job.job_type === "evaluate" && reports.length) {
+    // The last report is model B's; the dashboard opens it against its baseline.
+    const link = document.querySelector("#job-report a");
+    link.href = `${section.dataset.dashboard}?report=${reports[reports.length - 1]}`;
+    link.parentElement.hidden = false;
+  }
 }
 
 async function poll() {

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from annotator.models import Job
-from annotator.services.jobs import job_cancel, job_claim, jobs_sweep
+from annotator.services.jobs import job_cancel, job_claim, job_create, jobs_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +75,20 @@ def test_cancelling_a_queued_job_is_immediate_and_a_finished_one_is_409() -> Non
     assert job_cancel(job_id=job.pk).status == "cancelled"
     with pytest.raises(ConflictError):
         job_cancel(job_id=job.pk)
+
+
+def test_a_job_whose_broker_is_unreachable_fails_saying_so(transactional_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from webapp.celery import app
+
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:9/0")  # nothing listens
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+
+    job = job_create(job_type=Job.Type.EVALUATE, params={})
+
+    assert job.status == Job.Status.FAILED  # what the caller (a 202 response) shows
+    stored = Job.objects.get(pk=job.pk)
+    assert (stored.status, stored.message) == (Job.Status.FAILED, job.message)
+    assert stored.message.startswith(
+        "could not queue the job on the 'default' queue: the broker (Redis) is unreachable ("
+    )

@@ -11,7 +11,16 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotator.errors import ConflictError
-from annotator.models import BoxLabel, BoxScore, Job, Keyframe, ModelVersion, PersonBox, Video
+from annotator.models import (
+    BoxLabel,
+    BoxScore,
+    Dataset,
+    Job,
+    Keyframe,
+    ModelVersion,
+    PersonBox,
+    Video,
+)
 from annotator.services.annotations import BoxInput, LabelInput, keyframe_annotations_save
 from annotator.services.datasets import labelmap_import
 from annotator.services.imports import ava_import
@@ -352,6 +361,31 @@ def test_rest_refuses_videos_not_ingested_and_datasets_without_a_model(video, ma
     assert (
         manager_client.post("/api/v1/videos/999999/preannotate/", {}, format="json").status_code
         == 404
+    )
+
+
+def test_rest_scores_with_a_chosen_version_of_the_videos_dataset_only(
+    video, model_version, manager_client
+):  # type: ignore[no-untyped-def]
+    url = f"/api/v1/videos/{video.pk}/preannotate/"
+    external = ModelVersion.objects.create(dataset=video.dataset, name="file", status="external")
+    stranger = ModelVersion.objects.create(
+        dataset=Dataset.objects.create(name="other"), name="elsewhere"
+    )
+
+    response = manager_client.post(url, {"model_version": stranger.pk}, format="json")
+    assert response.status_code == 400
+    assert response.json()["model_version"] == (
+        f"{stranger.pk}: no such model version in this dataset"
+    )
+    response = manager_client.post(url, {"model_version": external.pk}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "model version 'file' has no checkpoint (imported predictions only)"
+    )
+    response = manager_client.post(url, {"model_version": model_version.pk}, format="json")
+    assert response.status_code == 202 and response.json()["params"]["model_version"] == (
+        model_version.pk
     )
 
 
