@@ -520,8 +520,16 @@ def _missing_scores_compute(
         )
     needed: dict[tuple[ModelVersion, int], list[int]] = {}
     problems = []
+    video_pks = dict(
+        Video.objects.filter(
+            dataset_id=job.dataset_id, video_id__in=evaluation_set.videos
+        ).values_list("video_id", "pk")
+    )
     for version, found in zip(versions, detections, strict=True):
-        video_of = Keyframe.objects.filter(pk__in=found.lacking).values_list("pk", "video_id")
+        video_of = [
+            (pk, video_pks[evaluation_set.videos[evaluation_set.keys[pk][0]]])
+            for pk in sorted(found.lacking)
+        ]
         wanted = [item for item in video_of if (version.pk, item[1]) not in ours]
         if wanted and not version.checkpoint:
             lacking = {keyframe_pk for keyframe_pk, _ in wanted}

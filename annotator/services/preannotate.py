@@ -4,10 +4,11 @@ Person boxes are shared by every model version; each version's scores on a box a
 `BoxScore` row, so scoring a video with version B keeps version A's scores on the same boxes and
 the two can be compared on them. Ground-truth boxes (drawn, imported or accepted by a reviewer)
 are always scored. Machine boxes come from an imported AVA person-box file or the Faster R-CNN
-person detector, only where no ground-truth box overlaps them (IoU >= 0.5) and no reviewer
-rejected a box there. With `person_boxes="auto"` the detector runs only on keyframes that have no
-detector boxes yet: earlier runs' boxes are reused, so versions are scored on the same boxes;
-`"detector"` detects afresh and replaces them (with every version's scores on them). The model
+person detector; for suggestions, only those that no ground-truth or rejected box overlaps
+(IoU >= 0.5), so a reviewer sees no duplicate; for an evaluation, all of them, as the detector
+gave them. With `person_boxes="auto"` the detector runs only on keyframes that have no detector
+boxes yet: earlier runs' boxes are reused, so versions are scored on the same boxes; `"detector"`
+detects afresh and replaces the untouched ones (with every version's scores on them). The model
 scores every box through `inference.predict.predict_video`, one decode per video, and each box
 gets suggested labels from the display floor up.
 
