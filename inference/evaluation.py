@@ -32,11 +32,15 @@ import heapq
 import json
 import math
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -64,10 +68,12 @@ DEFAULT_LABELMAP = DATA / "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
 FULL_LABELMAP = DATA / "ava_action_list_v2.2.pbtxt"
 IOU_THRESHOLD = 0.5
 MAX_DETECTIONS_PER_KEY = 50
+READ_AHEAD = 4  # detection batches parsed ahead of the scoring (4 MB of CSV each)
 ACTION_TYPES = ("PERSON_MOVEMENT", "OBJECT_MANIPULATION", "PERSON_INTERACTION")
 # Largest dense lookup tables (entries) over (video, time) slots and (key, class) groups; beyond
 # them (very sparse timestamps, huge label maps) lookups fall back to binary search.
 DENSE_TABLE_LIMIT = 50_000_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -549,9 +555,55 @@ def evaluate_files(
     """Frame-mAP of an AVA detections CSV against a ground-truth CSV (the official CLI's inputs)."""
     labelmap = read_labelmap(labelmap_path)
     excluded = read_excluded(excluded_path) if excluded_path is not None else []
-    gt = read_ava_csv(gt_path, "gt", validate=False)
-    detections = iter_ava_batches(detections_path, "predictions", block_size=1 << 22)
-    return evaluate_frame_ap(gt, detections, labelmap, excluded, _default_types(labelmap))
+    batches = iter_ava_batches(detections_path, "predictions", block_size=1 << 22)
+    with _read_ahead(batches, READ_AHEAD) as detections:
+        gt = read_ava_csv(gt_path, "gt", validate=False)
+        return evaluate_frame_ap(gt, detections, labelmap, excluded, _default_types(labelmap))
+
+
+@contextmanager
+def _read_ahead(items: Iterator[T], depth: int) -> Iterator[Iterator[T]]:
+    """`items` produced by a thread started now, at most `depth` ahead of their consumer. pyarrow
+    parses CSV without holding the GIL, so the detections' parse runs beside the ground truth's
+    and beside the scoring, on the second core. The producer's errors are raised to the
+    consumer, in their place; leaving the block stops the producer."""
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put((kind, value), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            put("error", error)
+
+    def consume() -> Iterator[T]:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _report(result: EvaluationResult, labelmap: LabelMap) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -87,6 +88,23 @@ def small_checkpoint(path: Path, seed: int = 0, **changes: object) -> Path:
     torch.manual_seed(seed)
     save_checkpoint(path, build_model(dataclasses.replace(preset("small"), **changes)))
     return path
+
+
+def ingested_index_video(dataset: Any, directory: Path, seconds: int) -> Any:
+    """A 30 fps index video of `seconds` as the dataset's video "index", ingested in this process
+    (keyframes at 1 .. seconds - 1)."""
+    from django.core.files import File
+
+    from annotator.models import Video
+    from annotator.services.ingest import video_ingest
+
+    path = write_index_video(directory / "index.mp4", 30, 30 * seconds)
+    video = Video(dataset=dataset, video_id="index")
+    with path.open("rb") as handle:
+        video.file.save(path.name, File(handle), save=True)
+    video_ingest(video_id=video.pk)
+    video.refresh_from_db()
+    return video
 
 
 LIGHT_DETECTOR = "fasterrcnn_mobilenet_v3_large_320_fpn"  # the fastest torchvision detector

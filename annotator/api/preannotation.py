@@ -26,7 +26,10 @@ class VideoPreannotateApi(APIView):
             choices=BOX_SOURCES,
             default="auto",
             help_text="auto: an imported AVA person-box file if the video has one, else the "
-            "detector; human: only boxes reviewers drew or accepted",
+            "detector's boxes of earlier runs, detecting where a keyframe has none (every "
+            "version is scored on the same boxes); detector: detect afresh, replacing untouched "
+            "detector boxes and every version's scores on them; imported: the person-box file "
+            "only; human: only boxes reviewers drew or accepted",
         )
         detector_threshold = serializers.FloatField(
             required=False, allow_null=True, min_value=0.0, max_value=1.0

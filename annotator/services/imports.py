@@ -233,7 +233,7 @@ def _write_boxes(
     version_pk = model_version.pk if model_version is not None else None
     now = timezone.now()
     value = table.value[first_rows]
-    person = [None] * len(first_rows)
+    person: list[int | None] = [None] * len(first_rows)
     if source == Source.IMPORT:
         person = [None if v != v else int(v) for v in value.tolist()]
     detector_score = value.tolist() if source == Source.DETECTOR else [None] * len(first_rows)

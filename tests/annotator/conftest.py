@@ -6,11 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.files import File
 
-from annotator.models import Video
-from annotator.services.ingest import video_ingest
-from tests.generated import LIGHT_DETECTOR, detector_weights, small_checkpoint, write_index_video
+from tests.generated import LIGHT_DETECTOR, detector_weights, ingested_index_video, small_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +32,4 @@ def video(ava_dataset, media_root, tmp_path, settings):  # type: ignore[no-untyp
     """A 4 s generated video, ingested: keyframes at 1, 2 and 3 s."""
     settings.PREANNOTATE_BATCH_SIZE = 2
     settings.PREANNOTATE_DISPLAY_FLOOR = 0.5
-    path = write_index_video(tmp_path / "index.mp4", 30, 120)
-    video = Video(dataset=ava_dataset, video_id="index")
-    with path.open("rb") as handle:
-        video.file.save(path.name, File(handle), save=True)
-    video_ingest(video_id=video.pk)
-    video.refresh_from_db()
-    return video
+    return ingested_index_video(ava_dataset, tmp_path, seconds=4)

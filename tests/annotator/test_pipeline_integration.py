@@ -10,12 +10,16 @@ from django.db import connection
 
 from annotator.models import BoxLabel, BoxScore, EvaluationReport, Job, Keyframe, PersonBox, Video
 from annotator.services.imports import ava_import
-from annotator.services.ingest import video_ingest
 from annotator.services.jobs import jobs_sweep
 from annotator.services.models import model_version_register
 from annotator.services.preannotate import preannotate_start
 from tests.conftest import SHARED_DATA, WorkerProcess, wait_for
-from tests.generated import LIGHT_DETECTOR, detector_weights, write_index_video
+from tests.generated import (
+    LIGHT_DETECTOR,
+    detector_weights,
+    ingested_index_video,
+    write_index_video,
+)
 
 pytestmark = pytest.mark.integration
 DONE = ("succeeded", "failed", "cancelled")
@@ -45,19 +49,6 @@ def ingested(client, dataset, path: Path, video_id: str) -> Video:  # type: igno
     video = Video.objects.get(pk=response.json()["id"])
     job = finished(Job.objects.get(video=video, job_type="ingest").pk)
     assert job.status == "succeeded", job.message
-    video.refresh_from_db()
-    return video
-
-
-def generated_video(ava_dataset, tmp_path: Path, seconds: int) -> Video:  # type: ignore[no-untyped-def]
-    """An ingested generated video (ingested here, not by a worker: it is not what is tested)."""
-    from django.core.files import File
-
-    path = write_index_video(tmp_path / "index.mp4", 30, 30 * seconds)
-    video = Video(dataset=ava_dataset, video_id="index")
-    with path.open("rb") as handle:
-        video.file.save(path.name, File(handle), save=True)
-    video_ingest(video_id=video.pk)
     video.refresh_from_db()
     return video
 
@@ -156,7 +147,7 @@ def test_a_text_file_is_refused_at_upload_and_a_broken_one_fails_its_ingest_job(
 def test_a_second_request_gets_409_and_cancel_stops_between_batches(
     transactional_db, use_redis, media_root, model_version, manager_client, ava_dataset, tmp_path
 ):  # type: ignore[no-untyped-def]
-    video = generated_video(ava_dataset, tmp_path, seconds=60)
+    video = ingested_index_video(ava_dataset, tmp_path, seconds=60)
     for keyframe in video.keyframes.all():
         PersonBox.objects.create(
             keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
@@ -187,7 +178,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
     transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path
 ):  # type: ignore[no-untyped-def]
     weights = detector_weights(tmp_path / "detector.pt", LIGHT_DETECTOR)
-    video = generated_video(ava_dataset, tmp_path, seconds=30)
+    video = ingested_index_video(ava_dataset, tmp_path, seconds=30)
     env = {
         "JOB_LEASE_SECONDS": "3",
         "JOB_HEARTBEAT_SECONDS": "1",
@@ -233,7 +224,7 @@ def test_the_soft_time_limit_fails_the_job_with_its_message(
 ):  # type: ignore[no-untyped-def]
     from annotator.tasks import preannotate_video_task
 
-    video = generated_video(ava_dataset, tmp_path, seconds=60)
+    video = ingested_index_video(ava_dataset, tmp_path, seconds=60)
     for keyframe in video.keyframes.all():
         PersonBox.objects.create(
             keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
@@ -257,7 +248,7 @@ def test_the_soft_time_limit_fails_the_job_with_its_message(
 def test_an_evaluation_waits_for_the_pre_annotation_it_starts_on_the_gpu_queue(
     celery_worker, model_version, manager_client, ava_dataset, tmp_path
 ):  # type: ignore[no-untyped-def]
-    video = generated_video(ava_dataset, tmp_path, seconds=4)
+    video = ingested_index_video(ava_dataset, tmp_path, seconds=4)
     stand = ava_dataset.actions.get(action_id=12)
     for keyframe in video.keyframes.all():
         box = PersonBox.objects.create(

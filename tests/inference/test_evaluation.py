@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -439,3 +440,29 @@ def test_it_scores_no_detections_as_zero(tmp_path):
     result = evaluate(tmp_path, [row("v", 902, BOX, A, 0)], [])
     assert result.ap == {A: 0.0, B: None, C: None}
     assert result.mean_ap == 0.0
+
+
+def test_read_ahead_hands_over_items_and_errors_in_order_and_stops_its_thread():
+    from inference.evaluation import _read_ahead
+
+    def items():
+        yield from range(3)
+        raise ValueError("det.csv:4: broken")
+
+    seen = []
+    with pytest.raises(ValueError, match="det.csv:4"), _read_ahead(items(), 2) as ahead:
+        seen.extend(ahead)
+    assert seen == [0, 1, 2]
+
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    with _read_ahead(endless(), 2) as ahead:
+        assert next(iter(ahead)) == 0
+    count = len(produced)
+    assert count <= 5  # one taken, two queued, one blocked, one being made
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
