@@ -187,7 +187,7 @@ def record(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(title))
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
+        text = text[:start] + section + ("" if end < 0 else "\n" + text[end + 1 :])
     readme.write_text(text)
 
 
