@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotator.models import Dataset, EvaluationReport, Job, ModelVersion
+from annotator.models import Dataset, EvaluationReport, Job, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
 from annotator.services.evaluation import BOX_SOURCES
 
@@ -71,7 +71,8 @@ def evaluation_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _start_choices() -> dict[str, object]:
-    """What the start form offers: datasets, their scorable model versions, box sources."""
+    """What the start form offers: datasets, their scorable model versions and videos, box
+    sources."""
     scorable = (ModelVersion.Status.READY, ModelVersion.Status.EXTERNAL)
     versions = ModelVersion.objects.filter(status__in=scorable).order_by("dataset_id", "name")
     return {
@@ -79,6 +80,10 @@ def _start_choices() -> dict[str, object]:
         .distinct()
         .order_by("name"),
         "versions": versions,
+        "videos": Video.objects.filter(dataset__model_versions__status__in=scorable)
+        .distinct()
+        .order_by("dataset_id", "video_id")
+        .only("pk", "dataset_id", "video_id"),
         "box_sources": BOX_SOURCES,
     }
 

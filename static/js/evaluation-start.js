@@ -3,8 +3,8 @@ const form = document.getElementById("start-form");
 const dataset = document.getElementById("start-dataset");
 const error = document.getElementById("start-error");
 
-// Only the chosen dataset's versions are offered.
-function filterVersions() {
+// Only the chosen dataset's versions and videos are offered.
+function filterChoices() {
   for (const select of [document.getElementById("start-model"), document.getElementById("start-baseline")]) {
     for (const option of select.options) {
       option.hidden = option.dataset.dataset !== undefined && option.dataset.dataset !== dataset.value;
@@ -13,6 +13,10 @@ function filterVersions() {
       const first = [...select.options].find((option) => !option.hidden);
       select.value = first ? first.value : "";
     }
+  }
+  for (const option of document.getElementById("start-videos").options) {
+    option.hidden = option.dataset.dataset !== dataset.value;
+    if (option.hidden) option.selected = false;
   }
 }
 
@@ -32,6 +36,7 @@ async function submit(event) {
   const body = {
     model_version: Number(data.get("model_version")),
     baseline: data.get("baseline") ? Number(data.get("baseline")) : null,
+    videos: data.getAll("videos").map(Number),
     box_source: data.get("box_source"),
     gold_only: data.get("gold_only") === "on",
   };
@@ -53,6 +58,6 @@ async function submit(event) {
   }
 }
 
-dataset.addEventListener("change", filterVersions);
+dataset.addEventListener("change", filterChoices);
 form.addEventListener("submit", submit);
-filterVersions();
+filterChoices();

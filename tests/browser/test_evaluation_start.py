@@ -37,6 +37,9 @@ def test_a_manager_starts_an_evaluation_and_lands_on_its_job(
     page.select_option("#start-dataset", str(dataset.pk))
     offered = page.locator("#start-model option:not([hidden])").all_inner_texts()
     assert offered == ["second-a", "second-b"]
+    assert page.locator("#start-videos option:not([hidden])").all_inner_texts() == ["second-clip"]
+    video = Video.objects.get(video_id="second-clip")
+    page.select_option("#start-videos", [str(video.pk)])
     page.select_option("#start-model", str(b.pk))
     page.select_option("#start-baseline", str(a.pk))
     page.select_option("#start-boxes", "ground_truth")
@@ -53,6 +56,7 @@ def test_a_manager_starts_an_evaluation_and_lands_on_its_job(
         [a.pk, b.pk],
     )
     assert (job.params["box_source"], job.params["gold_only"]) == ("ground_truth", True)
+    assert job.params["videos"] == [video.pk]
     assert job.status == "queued" and page.locator("#job-status").inner_text() == "queued"
 
 
