@@ -171,3 +171,26 @@ def test_what_cannot_be_computed_fails_at_once_saying_why(video, versions, revie
         "evaluation set (e.g. index@1, index@2, index@3); it has no checkpoint to compute them "
         "with: import its predictions"
     )
+
+
+def test_a_running_pre_annotation_of_the_video_is_waited_for_then_its_own_job_runs(
+    video, versions, reviewed
+):  # type: ignore[no-untyped-def]
+    from annotator.services.jobs import jobs_wake
+    from annotator.services.preannotate import preannotate_start
+
+    a, _ = versions
+    theirs = preannotate_start(video=video)  # someone's pre-annotation with the active version
+    job = run(evaluation_start(dataset=video.dataset, model_version=a))
+
+    assert job.status == Job.Status.WAITING
+    assert list(job.depends_on.all()) == [theirs]  # one pre-annotation job per video at a time
+    Job.objects.filter(pk=theirs.pk).update(status=Job.Status.SUCCEEDED)  # it skipped reviewed
+    assert jobs_wake(Job.objects.filter(pk=job.pk)) == [job.pk]
+    job = run(Job.objects.get(pk=job.pk))
+
+    assert job.status == Job.Status.WAITING
+    ours = job.depends_on.exclude(pk=theirs.pk).get()
+    assert ours.params["started_by"] == job.pk and ours.params["keyframes"] == [
+        keyframe.pk for keyframe in reviewed
+    ]
