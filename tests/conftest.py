@@ -97,15 +97,28 @@ def use_redis(redis_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> str:
     return redis_url
 
 
+def worker_database_url() -> str:
+    """The URL of the test database (SQLite file or PostgreSQL), for the worker processes."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    database = connection.settings_dict
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{database['NAME']}"
+    credentials = f"{quote(database['USER'], safe='')}:{quote(database['PASSWORD'], safe='')}"
+    return f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
 class WorkerProcess:
     """A `celery worker` subprocess serving both queues against the test database."""
 
-    def __init__(self, redis_url: str, database_path: str, media_root: str, **env: str) -> None:
+    def __init__(self, redis_url: str, media_root: str, **env: str) -> None:
         self.redis_url = redis_url
         self.env = {
             **os.environ,
             "REDIS_URL": redis_url,
-            "DATABASE_URL": f"sqlite:///{database_path}",
+            "DATABASE_URL": worker_database_url(),
             "MEDIA_ROOT": media_root,
             "DJANGO_SETTINGS_MODULE": "webapp.settings",
             **env,
@@ -184,9 +197,7 @@ def media_root(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def
 @pytest.fixture
 def celery_worker(transactional_db, use_redis: str, media_root: Path) -> Iterator[WorkerProcess]:  # type: ignore[no-untyped-def]
     """A real worker process on the session's Redis and this test's (committed) database."""
-    from django.db import connection
-
-    worker = WorkerProcess(use_redis, connection.settings_dict["NAME"], str(media_root)).start()
+    worker = WorkerProcess(use_redis, str(media_root)).start()
     yield worker
     worker.stop()
 

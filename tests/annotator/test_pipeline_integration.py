@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.db import connection
 
 from annotator.models import BoxLabel, BoxScore, EvaluationReport, Job, Keyframe, PersonBox, Video
 from annotator.services.imports import ava_import
@@ -153,8 +152,7 @@ def test_a_second_request_gets_409_and_cancel_stops_between_batches(
             keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
         )
     url = f"/api/v1/videos/{video.pk}/preannotate/"
-    database = connection.settings_dict["NAME"]
-    worker = WorkerProcess(use_redis, database, str(media_root), PREANNOTATE_BATCH_SIZE="1").start()
+    worker = WorkerProcess(use_redis, str(media_root), PREANNOTATE_BATCH_SIZE="1").start()
     try:
         job_id = manager_client.post(url, {"person_boxes": "human"}, format="json").json()["id"]
         conflict = manager_client.post(url, {}, format="json")
@@ -188,8 +186,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
         "PERSON_DETECTOR_WEIGHTS": str(weights),
         "PERSON_DETECTOR_MAX_BOXES": "2",
     }
-    database = connection.settings_dict["NAME"]
-    first = WorkerProcess(use_redis, database, str(media_root), **env).start()
+    first = WorkerProcess(use_redis, str(media_root), **env).start()
     second = None
     try:
         job = preannotate_start(video=video, person_boxes="detector", detector_threshold=0.0)
@@ -198,7 +195,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
         job.refresh_from_db()
         assert job.status == "running" and job.progress < 1, "the job ended before the kill"
         first.kill()
-        second = WorkerProcess(use_redis, database, str(media_root), **env).start()
+        second = WorkerProcess(use_redis, str(media_root), **env).start()
         assert wait_for(jobs_sweep, timeout=30) == [job.pk]  # what beat does once the lease ends
         job = finished(job.pk)
     finally:
@@ -234,10 +231,7 @@ def test_the_soft_time_limit_fails_the_job_with_its_message(
     # process starts, so the limit fires in the job's own work.
     monkeypatch.setattr(preannotate_video_task, "soft_time_limit", 1)
     monkeypatch.setattr(preannotate_video_task, "_exec_options", None)  # Celery caches them
-    database = connection.settings_dict["NAME"]
-    worker = WorkerProcess(
-        use_redis, database, str(media_root), JOB_SOFT_TIME_LIMIT_SECONDS="1"
-    ).start()
+    worker = WorkerProcess(use_redis, str(media_root), JOB_SOFT_TIME_LIMIT_SECONDS="1").start()
     try:
         job = finished(preannotate_start(video=video, person_boxes="human").pk)
     finally:
