@@ -56,6 +56,16 @@ def query_int(params: Any, name: str) -> int | None:
     return number
 
 
+def query_choice(params: Any, name: str, choices: list[str]) -> str | None:
+    """A query parameter that must be one of `choices`, or a 400 naming the parameter and value."""
+    value = params.get(name)
+    if not value:
+        return None
+    if value not in choices:
+        raise ValidationError({name: f"{value!r} is not one of {choices}"})
+    return str(value)
+
+
 def filter_by_ints(queryset: QuerySet, request: Any, **fields: str) -> QuerySet:
     """Filter `queryset` by integer query parameters: parameter name -> model field."""
     for name, field in fields.items():
@@ -74,21 +84,15 @@ def keyframe_list(*, params: Any) -> QuerySet[Keyframe]:
     video = query_int(params, "video")
     if video is not None:
         queryset = queryset.filter(video_id=video)
-    keyframe_status = params.get("status")
+    keyframe_status = query_choice(params, "status", Keyframe.Status.values)
     if keyframe_status:
-        if keyframe_status not in Keyframe.Status.values:
-            raise ValidationError(
-                {"status": f"{keyframe_status!r} is not one of {Keyframe.Status.values}"}
-            )
         queryset = queryset.filter(status=keyframe_status)
     assignee = params.get("assignee")
     if assignee == "none":
         queryset = queryset.filter(assignee__isnull=True)
     elif assignee:
         queryset = queryset.filter(assignee_id=query_int(params, "assignee"))
-    ordering = params.get("ordering") or "id"
-    if ordering not in KEYFRAME_ORDERINGS:
-        raise ValidationError({"ordering": f"{ordering!r} is not one of {KEYFRAME_ORDERINGS}"})
+    ordering = query_choice(params, "ordering", KEYFRAME_ORDERINGS) or "id"
     return queryset.order_by(ordering, "id")
 
 

@@ -242,7 +242,12 @@ class VideoListApi(generics.ListAPIView):
         file = serializers.FileField()
         time_offset = serializers.FloatField(default=0.0, min_value=0.0)
 
-    @extend_schema(parameters=[OpenApiParameter("dataset", int), OpenApiParameter("status", str)])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("dataset", int),
+            OpenApiParameter("status", str, enum=Video.Status.values),
+        ]
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -250,8 +255,11 @@ class VideoListApi(generics.ListAPIView):
         queryset = selectors.filter_by_ints(
             Video.objects.order_by("dataset_id", "video_id"), self.request, dataset="dataset_id"
         )
-        if "status" in self.request.query_params:
-            queryset = queryset.filter(status=self.request.query_params["status"])
+        video_status = selectors.query_choice(
+            self.request.query_params, "status", Video.Status.values
+        )
+        if video_status:
+            queryset = queryset.filter(status=video_status)
         return queryset
 
     @extend_schema(request={"multipart/form-data": VideoListInput}, responses={201: VideoOutput})
@@ -413,8 +421,8 @@ class JobListApi(generics.ListAPIView):
         parameters=[
             OpenApiParameter("dataset", int),
             OpenApiParameter("video", int),
-            OpenApiParameter("status", str),
-            OpenApiParameter("job_type", str),
+            OpenApiParameter("status", str, enum=Job.Status.values),
+            OpenApiParameter("job_type", str, enum=Job.Type.values),
         ]
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -427,9 +435,10 @@ class JobListApi(generics.ListAPIView):
             dataset="dataset_id",
             video="video_id",
         )
-        for name in ("status", "job_type"):
-            if name in self.request.query_params:
-                queryset = queryset.filter(**{name: self.request.query_params[name]})
+        for name, choices in (("status", Job.Status.values), ("job_type", Job.Type.values)):
+            value = selectors.query_choice(self.request.query_params, name, choices)
+            if value:
+                queryset = queryset.filter(**{name: value})
         return queryset
 
 
