@@ -11,12 +11,17 @@ ERROR_RESPONSES = {
     "403": "The user's role does not allow this.",
     "404": "No such object (or page).",
 }
+# What an operation with a request body also answers to a body it cannot parse at all.
+BODY_ERROR_RESPONSES = {
+    "415": "The body's media type is not one the operation reads (or a multipart part has none).",
+}
 
 
 def add_error_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
-    """Add an `Error` schema and the 400/401/403/404 responses to every operation."""
+    """Add an `Error` schema and the 400/401/403/404 responses to every operation, and 415 to
+    those that take a request body."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
         "type": "object",
         "properties": {"detail": {"type": "string"}},
@@ -27,7 +32,10 @@ def add_error_responses(
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             responses = operation.setdefault("responses", {})
-            for status, description in ERROR_RESPONSES.items():
+            errors = dict(ERROR_RESPONSES)
+            if "requestBody" in operation:
+                errors.update(BODY_ERROR_RESPONSES)
+            for status, description in errors.items():
                 responses.setdefault(
                     status,
                     {
