@@ -172,7 +172,7 @@ def evaluation_run(*, context: JobContext) -> dict[str, Any]:
         context.check_cancel()
         context.progress(0.1 + 0.3 * len(detections) / len(versions), f"reading {version.name}")
         detections.append(_detections(version, keyframes, evaluation_set, truth, box_source))
-    _missing_scores_compute(context, versions, detections, evaluation_set, truth, box_source)
+    _missing_scores_compute(context, versions, detections, evaluation_set, box_source)
 
     results: list[EvaluationResult] = []
     for version, found in zip(versions, detections, strict=True):
@@ -323,7 +323,7 @@ class Detections:
     vectors: dict[int, bytes]  # box pk -> float16 scores in the version's label-map order
     labels: dict[int, list[tuple[int, float]]]  # box pk -> (action id, score), boxes without one
     vector_ids: np.ndarray  # (C,) action ids of the vectors
-    lacking: set[int]  # keyframes with people but without the version's scores
+    lacking: set[int]  # keyframes where the version's detections are missing
 
     def batches(
         self, evaluation_set: EvaluationSet, labelmap: LabelMap, size: int
@@ -501,7 +501,6 @@ def _missing_scores_compute(
     versions: list[ModelVersion],
     detections: list[Detections],
     evaluation_set: EvaluationSet,
-    truth: GroundTruth,
     box_source: str,
 ) -> None:
     """Start a pre-annotation job (gpu queue) per version and video for the keyframes that lack
@@ -534,7 +533,7 @@ def _missing_scores_compute(
         if wanted and not version.checkpoint:
             lacking = {keyframe_pk for keyframe_pk, _ in wanted}
             problems.append(
-                _missing_message(version, lacking, evaluation_set, truth, box_source)
+                _missing_message(version, lacking, evaluation_set, box_source)
                 + "; it has no checkpoint to compute them with: import its predictions"
             )
         for keyframe_pk, video_pk in wanted:
@@ -576,11 +575,7 @@ def _missing_scores_compute(
 
 
 def _missing_message(
-    version: ModelVersion,
-    lacking: set[int],
-    evaluation_set: EvaluationSet,
-    truth: GroundTruth,
-    box_source: str,
+    version: ModelVersion, lacking: set[int], evaluation_set: EvaluationSet, box_source: str
 ) -> str:
     examples = ", ".join(evaluation_set.name(pk) for pk in sorted(lacking)[:MISSING_EXAMPLES])
     boxes = "ground-truth boxes" if box_source == "ground_truth" else "person boxes"
