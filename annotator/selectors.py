@@ -119,8 +119,7 @@ def labelmap_text(*, dataset: Dataset) -> str:
 def health_check() -> dict[str, str]:
     """Ping the database, Redis and the Celery workers; 'ok' or the reason for each."""
     import redis
-
-    from webapp.celery import app
+    from celery import current_app
 
     report = {}
     try:
@@ -139,7 +138,7 @@ def health_check() -> dict[str, str]:
         report["worker"] = "unknown: redis is down"
         return report
     try:
-        replies = app.control.ping(timeout=1.0)
+        replies = current_app.control.ping(timeout=1.0)
         report["worker"] = "ok" if replies else "error: no worker answered"
     except Exception as error:
         report["worker"] = f"error: {error}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["load_model"]
+__all__ = ["default_device", "load_model"]
 
 
 def load_model(path: str, device: str = "cpu") -> torch.nn.Module:
@@ -19,3 +19,12 @@ def load_model(path: str, device: str = "cpu") -> torch.nn.Module:
     from inference.checkpoints import load_model as _load_model
 
     return _load_model(path, device=device)
+
+
+def default_device(configured: str | None = None) -> str:
+    """`configured` if given, else "cuda" when a GPU is present, else "cpu"."""
+    if configured:
+        return configured
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

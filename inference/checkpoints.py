@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import pickle
@@ -25,6 +24,8 @@ from typing import Any
 import torch
 import yaml
 
+from inference.ava import LabelMap, read_labelmap
+from inference.hashing import file_sha256
 from inference.models import PRESETS, SlowFast, SlowFastConfig, build_model, preset
 from inference.models.slowfast import SLOW_TEMPORAL_KERNELS, STAGE_BLOCKS, STAGE_NAMES
 
@@ -58,26 +59,19 @@ def config_from_dict(values: dict[str, Any]) -> SlowFastConfig:
     return SlowFastConfig(**{k: frozen(v) for k, v in values.items()})
 
 
+def label_map_records(labelmap: LabelMap) -> list[dict[str, Any]]:
+    """A label map as a checkpoint stores it: `{"id", "name", "type"}` per action, in file order
+    (an action without a type is OTHER)."""
+    return [
+        {"id": action.id, "name": action.name, "type": action.type or "OTHER"}
+        for action in labelmap.actions
+    ]
+
+
 def read_label_map(path: str | Path) -> list[dict[str, Any]]:
-    """Actions of a `label { name label_id label_type }` pbtxt, in file order."""
-    text = Path(path).read_text()
-    labels = []
-    for match in re.finditer(r"label\s*\{(.*?)\}", text, re.S):
-        body = match.group(1)
-        name = re.search(r'name:\s*"(.*?)"', body)
-        label_id = re.search(r"label_id:\s*(\d+)", body)
-        label_type = re.search(r"label_type:\s*(\w+)", body)
-        if name is None or label_id is None:
-            line = text.count("\n", 0, match.start()) + 1
-            raise ValueError(f"{path}:{line}: label without name or label_id")
-        labels.append(
-            {
-                "id": int(label_id.group(1)),
-                "name": name.group(1),
-                "type": label_type.group(1) if label_type else "OTHER",
-            }
-        )
-    return labels
+    """Actions of a pbtxt label map (parsed by `inference.ava.read_labelmap`) as a checkpoint
+    stores them."""
+    return label_map_records(read_labelmap(path))
 
 
 def default_label_map(config: SlowFastConfig) -> list[dict[str, Any]]:
@@ -626,14 +620,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("AVA_CACHE") or Path.home() / ".cache" / "ava-annotator")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _download(url: str, path: Path, progress: Callable[[str], None]) -> None:
     partial = path.with_name(path.name + ".part")
     progress(f"downloading {url}")
@@ -668,7 +654,7 @@ def fetch_pretrained(
     download = downloads / f"{name}{Path(urllib.parse.urlparse(url).path).suffix}"
     if not download.exists():
         _download(url, download, progress)
-    digest = _sha256(download)
+    digest = file_sha256(download)
     checksums_path = cache_dir / "checksums.json"
     checksums = json.loads(checksums_path.read_text()) if checksums_path.exists() else {}
     expected = entry.sha256 or checksums.get(name, {}).get("sha256")

@@ -32,15 +32,12 @@ import heapq
 import json
 import math
 import os
-import queue
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -53,6 +50,8 @@ from inference.ava import (
     read_excluded,
     read_labelmap,
 )
+from inference.boxes import iou as box_iou
+from inference.concurrency import read_ahead
 
 __all__ = [
     "DEFAULT_LABELMAP",
@@ -341,16 +340,6 @@ class _DetectionPool:
                 chunk, size = [], 0
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of (N, 4) x1 y1 x2 y2 boxes, continuous coordinates (no +1)."""
-    height = np.maximum(0.0, np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]))
-    width = np.maximum(0.0, np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]))
-    intersection = height * width
-    area_a = (a[:, 3] - a[:, 1]) * (a[:, 2] - a[:, 0])
-    area_b = (b[:, 3] - b[:, 1]) * (b[:, 2] - b[:, 0])
-    return intersection / (area_a + area_b - intersection)
-
-
 def _official_gt_rank(gt: AvaRows, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Position of each ground-truth instance among its key's in the official evaluator's order.
 
@@ -402,7 +391,7 @@ def _match(
     for j in range(int(count.max()) if n else 0):
         active = np.flatnonzero(count > j)
         with np.errstate(invalid="ignore", divide="ignore"):
-            iou = _iou(box[active], truth.box[left[active] + j])
+            iou = box_iou(box[active], truth.box[left[active] + j])
         ious.append((active, iou))
         ranked = np.where(np.isnan(iou), np.inf, iou)
         better = ranked > best_key[active]
@@ -456,7 +445,7 @@ def _break_ties(
     rank = dict(zip(instances.tolist(), positions_in_key.tolist(), strict=True))
     for d, span in zip(ambiguous.tolist(), spans, strict=True):
         with np.errstate(invalid="ignore", divide="ignore"):
-            iou = _iou(np.repeat(box[d : d + 1], len(span), 0), truth.box[span])
+            iou = box_iou(np.repeat(box[d : d + 1], len(span), 0), truth.box[span])
         tied = span[iou == best[d]]
         choice[d] = min(tied.tolist(), key=rank.__getitem__) - left[d]
 
@@ -556,54 +545,9 @@ def evaluate_files(
     labelmap = read_labelmap(labelmap_path)
     excluded = read_excluded(excluded_path) if excluded_path is not None else []
     batches = iter_ava_batches(detections_path, "predictions", block_size=1 << 22)
-    with _read_ahead(batches, READ_AHEAD) as detections:
+    with read_ahead(batches, READ_AHEAD) as detections:
         gt = read_ava_csv(gt_path, "gt", validate=False)
         return evaluate_frame_ap(gt, detections, labelmap, excluded, _default_types(labelmap))
-
-
-@contextmanager
-def _read_ahead(items: Iterator[T], depth: int) -> Iterator[Iterator[T]]:
-    """`items` produced by a thread started now, at most `depth` ahead of their consumer. pyarrow
-    parses CSV without holding the GIL, so the detections' parse runs beside the ground truth's
-    and beside the scoring, on the second core. The producer's errors are raised to the
-    consumer, in their place; leaving the block stops the producer."""
-    ready: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(kind: str, value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put((kind, value), timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put("item", item):
-                    return
-            put("end", None)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
-            put("error", error)
-
-    def consume() -> Iterator[T]:
-        while True:
-            kind, value = ready.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-
-    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    thread.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _report(result: EvaluationResult, labelmap: LabelMap) -> str:

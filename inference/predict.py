@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
@@ -25,6 +23,7 @@ import torch
 
 from inference import ava, video
 from inference.checkpoints import default_preprocess, load_model
+from inference.concurrency import read_ahead
 from inference.models import SlowFast
 from inference.video import ClipSpec, DecodeStats, Frame, Seconds
 
@@ -151,27 +150,6 @@ def _prepare(
         yield batch()
 
 
-def _produce(batches: Iterator[_Batch], out: queue.Queue[Any], stop: threading.Event) -> None:
-    """Run in a thread: put each batch, then None; an exception is put for the consumer."""
-    try:
-        for item in batches:
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        out.put(None)
-    except BaseException as error:  # handed to the consumer, which re-raises it
-        out.put(error)
-    finally:
-        close = getattr(batches, "close", None)
-        if close is not None:
-            close()
-
-
 def predict_video(
     model: SlowFast,
     video_path: str | Path,
@@ -220,33 +198,14 @@ def predict_video(
     batches = _prepare(
         video_path, with_boxes, spec, preprocess.short_side, time_offset, batch_size, stats
     )
-    prepared: queue.Queue[Any] = queue.Queue(maxsize=_QUEUE_BATCHES)
-    stop = threading.Event()
-    producer = threading.Thread(
-        target=_produce, args=(batches, prepared, stop), name="predict-clips", daemon=True
-    )
-    producer.start()
-    try:
-        while True:
-            item = prepared.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
+    with read_ahead(batches, _QUEUE_BATCHES, name="predict-clips") as prepared:
+        for item in prepared:
             scores = _score(model, item, spec, preprocess, device)
             parts = np.split(scores, np.cumsum(item.counts)[:-1])
             yield from zip(item.timestamps, parts, strict=True)
             done += len(item.timestamps)
             if progress is not None:
                 progress(done, total)
-    finally:
-        stop.set()
-        while producer.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                prepared.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        producer.join()
 
 
 def _score(

@@ -139,6 +139,22 @@ def _time_base(stream: av.video.stream.VideoStream, path: str | Path) -> Fractio
     return Fraction(stream.time_base)
 
 
+def check_container(path: str | Path) -> None:
+    """`ValueError` unless the file is a container with a video stream PyAV can decode (a cheap
+    check at upload: nothing is decoded)."""
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            codec = streams[0].codec_context if streams else None
+            has_stream, has_codec = bool(streams), codec is not None and bool(codec.name)
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise ValueError(f"not a readable video container ({error})") from error
+    if not has_stream:
+        raise ValueError("the container has no video stream")
+    if not has_codec:
+        raise ValueError("the video stream has no decodable codec")
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Codec, frame rate (and whether it varies), frame count, duration and size of a video."""
     with _open(path) as container:

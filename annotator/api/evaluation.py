@@ -19,11 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator import figures, reports, selectors
+from annotator import reports, selectors
 from annotator.api.permissions import HasRole, IsManager
 from annotator.api.serializers import EvaluationReportOutput, JobOutput, version_in_dataset
 from annotator.models import Dataset, EvaluationReport, Video
 from annotator.services.evaluation import BOX_SOURCES, evaluation_start
+from inference.figures import figure_png, figure_svg
 
 BASELINE = OpenApiParameter(
     "baseline", int, description="id of the baseline report (model A) to compare with"
@@ -162,7 +163,7 @@ class EvaluationFigureSvgApi(_FigureFileApi):
     content_type = "image/svg+xml"
 
     def body(self, comparison: reports.Comparison) -> str:
-        return figures.figure_svg(comparison)
+        return figure_svg(comparison)
 
     @extend_schema(parameters=[BASELINE], responses={(200, "image/svg+xml"): OpenApiTypes.STR})
     def get(self, request: Request, report_id: int) -> HttpResponse:
@@ -176,7 +177,7 @@ class EvaluationFigurePngApi(_FigureFileApi):
     content_type = "image/png"
 
     def body(self, comparison: reports.Comparison) -> bytes:
-        return figures.figure_png(comparison)
+        return figure_png(comparison)
 
     @extend_schema(parameters=[BASELINE], responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, report_id: int) -> HttpResponse:

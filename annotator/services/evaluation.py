@@ -23,9 +23,8 @@ replacing what an earlier attempt of the same job wrote.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +50,13 @@ from annotator.models import (
 )
 from annotator.services.jobs import JobContext, JobWaiting, job_create
 from annotator.services.preannotate import preannotate_start
+from inference.detections import (
+    Detections,
+    EvaluationSet,
+    ground_truth_rows,
+    on_ground_truth,
+    snapshot_sha256,
+)
 
 if TYPE_CHECKING:
     from inference.ava import AvaRows, LabelMap
@@ -123,18 +129,6 @@ def _empty_set_message(dataset: Dataset, gold_only: bool) -> str:
 
 
 # --- the job -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EvaluationSet:
-    """The keyframes scored, as AVA keys: video ids (sorted) and each keyframe's (video, time)."""
-
-    videos: tuple[str, ...]
-    keys: dict[int, tuple[int, int]]  # keyframe pk -> (index into videos, timestamp)
-
-    def name(self, keyframe_pk: int) -> str:
-        video, timestamp = self.keys[keyframe_pk]
-        return f"{self.videos[video]}@{timestamp}"
 
 
 @dataclass(frozen=True)
@@ -216,41 +210,10 @@ def _evaluation_set(keyframes: QuerySet[Keyframe]) -> EvaluationSet:
     )
 
 
-def _keys(evaluation_set: EvaluationSet, keyframe_pks: Iterable[int]) -> np.ndarray:
-    """(N, 2) int64 (video index, timestamp) of each keyframe pk."""
-    return np.array([evaluation_set.keys[pk] for pk in keyframe_pks], np.int64).reshape(-1, 2)
-
-
-def _columns(
-    evaluation_set: EvaluationSet,
-    keys: np.ndarray,
-    box: np.ndarray,
-    action: np.ndarray,
-    value: np.ndarray,
-    columns: int | np.ndarray,
-) -> AvaRows:
-    """AvaRows straight from numpy columns (no CSV round trip); `keys` from `_keys`."""
-    from inference.ava import AvaRows
-
-    n = len(keys)
-    return AvaRows(
-        videos=evaluation_set.videos,
-        video=keys[:, 0].astype(np.int32),
-        timestamp=keys[:, 1].copy(),
-        box=np.asarray(box, np.float64).reshape(-1, 4),
-        action=np.asarray(action, np.int64),
-        value=np.asarray(value, np.float64),
-        columns=np.broadcast_to(np.asarray(columns, np.int8), (n,)).copy(),
-        line=np.zeros(n, np.int64),
-    )
-
-
 def _ground_truth(keyframes: QuerySet[Keyframe], evaluation_set: EvaluationSet) -> GroundTruth:
     """Ground-truth labels of the set as rows, plus a 2-column row per keyframe so that every
     keyframe of the set is a key (one without people scores its detections as false
     positives)."""
-    from inference.ava import NO_ACTION
-
     labels = (
         BoxLabel.objects.filter(ground_truth_q(), box__keyframe__in=keyframes)
         .filter(ground_truth_q("box__"))
@@ -279,16 +242,7 @@ def _ground_truth(keyframes: QuerySet[Keyframe], evaluation_set: EvaluationSet) 
         actions.append(action_id)
         persons.append(person_id)
         boxes[box_pk] = (keyframe_pk, (x1, y1, x2, y2))
-    present = list(evaluation_set.keys)
-    n, k = len(keyframe_of), len(present)
-    rows = _columns(
-        evaluation_set,
-        _keys(evaluation_set, keyframe_of + present),
-        np.concatenate([np.asarray(coords, np.float64).reshape(-1, 4), np.full((k, 4), np.nan)]),
-        np.asarray(actions + [NO_ACTION] * k),
-        np.concatenate([np.asarray(persons, np.float64), np.full(k, np.nan)]),
-        np.asarray([8] * n + [2] * k),
-    )
+    rows = ground_truth_rows(evaluation_set, keyframe_of, coords, actions, persons)
     records = [
         (evaluation_set.videos[evaluation_set.keys[pk][0]], evaluation_set.keys[pk][1], *box, a, p)
         for pk, box, a, p in zip(keyframe_of, coords, actions, persons, strict=True)
@@ -296,85 +250,7 @@ def _ground_truth(keyframes: QuerySet[Keyframe], evaluation_set: EvaluationSet) 
     return GroundTruth(rows=rows, records=records, boxes=boxes)
 
 
-def snapshot_sha256(
-    labelmap: LabelMap, evaluation_set: EvaluationSet, records: Iterable[tuple[Any, ...]]
-) -> str:
-    """sha256 of what a report scored: the label map's ids, the keyframe set and the
-    ground-truth rows, each in a canonical order (independent of database ids)."""
-    digest = hashlib.sha256()
-    digest.update(("labelmap " + ",".join(map(str, labelmap.ids)) + "\n").encode())
-    keys = sorted((evaluation_set.videos[v], t) for v, t in evaluation_set.keys.values())
-    digest.update("".join(f"keyframe {video},{time}\n" for video, time in keys).encode())
-    lines = sorted("gt " + ",".join(repr(field) for field in record) + "\n" for record in records)
-    digest.update("".join(lines).encode())
-    return digest.hexdigest()
-
-
 # --- detections --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Detections:
-    """A version's scored boxes on the set, kept compact; rows are made a batch at a time, so a
-    large set never holds every (box, action) row at once (the evaluator caps each batch)."""
-
-    # (box whose scores count, keyframe, where it is scored), in keyframe order
-    boxes: list[tuple[int, int, tuple[float, float, float, float]]]
-    vectors: dict[int, bytes]  # box pk -> float16 scores in the version's label-map order
-    labels: dict[int, list[tuple[int, float]]]  # box pk -> (action id, score), boxes without one
-    vector_ids: np.ndarray  # (C,) action ids of the vectors
-    lacking: set[int]  # keyframes where the version's detections are missing
-
-    def batches(
-        self, evaluation_set: EvaluationSet, labelmap: LabelMap, size: int
-    ) -> Iterator[AvaRows]:
-        """Rows, one per (box, action) score, `size` boxes at a time; a vector gives every
-        action of the label map."""
-        keep = np.flatnonzero(np.isin(self.vector_ids, labelmap.ids))  # others are not scored
-        for start in range(0, len(self.boxes), size):
-            yield self._rows(self.boxes[start : start + size], keep, evaluation_set)
-
-    def _rows(
-        self,
-        boxes: list[tuple[int, int, tuple[float, float, float, float]]],
-        keep: np.ndarray,
-        evaluation_set: EvaluationSet,
-    ) -> AvaRows:
-        with_vector = [box for box in boxes if box[0] in self.vectors]
-        vectors = b"".join(self.vectors[pk] for pk, _, _ in with_vector)
-        scores = np.frombuffer(vectors, np.float16).reshape(-1, len(self.vector_ids))[:, keep]
-        with_labels = [
-            (keyframe_pk, coords, action_id, score)
-            for pk, keyframe_pk, coords in boxes
-            if pk not in self.vectors
-            for action_id, score in self.labels[pk]
-        ]
-        n = len(keep)
-        keys = np.concatenate(
-            [
-                np.repeat(_keys(evaluation_set, (box[1] for box in with_vector)), n, 0),
-                _keys(evaluation_set, (row[0] for row in with_labels)),
-            ]
-        )
-        box = np.concatenate(
-            [
-                np.repeat(np.asarray([b[2] for b in with_vector]).reshape(-1, 4), n, 0),
-                np.asarray([row[1] for row in with_labels]).reshape(-1, 4),
-            ]
-        )
-        action = np.concatenate(
-            [
-                np.tile(self.vector_ids[keep], len(with_vector)),
-                np.asarray([row[2] for row in with_labels], np.int64),
-            ]
-        )
-        value = np.concatenate(
-            [
-                scores.reshape(-1).astype(np.float64),
-                np.asarray([row[3] for row in with_labels], np.float64),
-            ]
-        )
-        return _columns(evaluation_set, keys, box, action, value, 8)
 
 
 def _detections(
@@ -425,7 +301,7 @@ def _detections(
     scored = {pk for pk in placed if pk in vectors or pk in labels}
 
     if box_source == "ground_truth":
-        sources = _on_ground_truth(truth, placed, scored)
+        sources = on_ground_truth(truth.boxes, placed, scored)
         lacking = {truth.boxes[gt_pk][0] for gt_pk in truth.boxes if gt_pk not in sources}
         chosen = [(sources[gt_pk], *truth.boxes[gt_pk]) for gt_pk in sources]
     else:
@@ -470,30 +346,6 @@ def _lacking_detections(
     lacking = {keyframe for pk, keyframe in detector.items() if pk not in chosen}
     lacking |= with_people - set(detector.values())
     return lacking - set(predicted.values())
-
-
-def _rounded(coords: tuple[float, float, float, float]) -> tuple[int, ...]:
-    return tuple(round(c * 1000) for c in coords)
-
-
-def _on_ground_truth(
-    truth: GroundTruth,
-    placed: dict[int, tuple[int, tuple[float, float, float, float]]],
-    scored: set[int],
-) -> dict[int, int]:
-    """Ground-truth box pk -> the scored box of the version that gives it scores: itself, else
-    the first one at the same place on the same keyframe."""
-    at_place: dict[tuple[int, tuple[int, ...]], int] = {}
-    for pk in sorted(scored):
-        keyframe_pk, coords = placed[pk]
-        at_place.setdefault((keyframe_pk, _rounded(coords)), pk)
-    sources = {}
-    for gt_pk, (keyframe_pk, coords) in truth.boxes.items():
-        if gt_pk in scored:
-            sources[gt_pk] = gt_pk
-        elif (keyframe_pk, _rounded(coords)) in at_place:
-            sources[gt_pk] = at_place[(keyframe_pk, _rounded(coords))]
-    return sources
 
 
 def _missing_scores_compute(

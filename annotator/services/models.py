@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,7 @@ from django.db import transaction
 from annotator.errors import ApplicationError
 from annotator.models import Dataset, ModelVersion
 from annotator.services.datasets import dataset_activate_model
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from inference.hashing import file_sha256
 
 
 def model_version_register(

@@ -27,9 +27,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -50,26 +49,14 @@ from annotator.models import (
     Video,
     is_ground_truth,
 )
-from annotator.services.ingest import MANIFEST, derived_size
 from annotator.services.jobs import JobContext, job_create
 from annotator.services.models import model_version_checkpoint
 from annotator.services.videos import derived_media_dir
-
-if TYPE_CHECKING:
-    from PIL import Image
+from inference.boxes import PlannedBox, overlaps_any, plan_keyframe_boxes
 
 BOX_SOURCES = ("auto", "imported", "detector", "human")
 OVERLAP_IOU = 0.5
 DETECT_BATCH = 4  # keyframe images per detector call
-
-
-@dataclass(frozen=True)
-class PlannedBox:
-    """A box to score: an existing one (`box_id`) or a new detector box."""
-
-    coords: tuple[float, float, float, float]
-    box_id: int | None = None
-    detector_score: float | None = None
 
 
 def preannotate_start(
@@ -176,9 +163,9 @@ def video_preannotate(*, context: JobContext) -> dict[str, Any]:
 
 
 def _device() -> str:
-    import torch
+    from inference import default_device
 
-    return settings.INFERENCE_DEVICE or ("cuda" if torch.cuda.is_available() else "cpu")
+    return default_device(settings.INFERENCE_DEVICE)
 
 
 def _keyframes_to_annotate(
@@ -229,23 +216,8 @@ def _is_ground_truth(box: PersonBox) -> bool:
     return is_ground_truth(box.source, box.state)
 
 
-def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """IoU of one box (4,) with each of `others` (M, 4), all x1 y1 x2 y2."""
-    if not len(others):
-        return np.zeros(0)
-    x1 = np.maximum(box[0], others[:, 0])
-    y1 = np.maximum(box[1], others[:, 1])
-    x2 = np.minimum(box[2], others[:, 2])
-    y2 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-12)
-
-
 def _overlaps(coords: tuple[float, ...], blockers: Sequence[tuple[float, ...]]) -> bool:
-    ious = box_iou(np.asarray(coords), np.asarray(blockers, dtype=np.float64).reshape(-1, 4))
-    return bool(np.any(ious >= OVERLAP_IOU))
+    return overlaps_any(coords, blockers, OVERLAP_IOU)
 
 
 def _existing_boxes(video: Video, keyframes: list[Keyframe]) -> dict[int, list[PersonBox]]:
@@ -282,7 +254,6 @@ def _plan_boxes(
         boxes = existing.get(keyframe.pk, [])
         truth = [box for box in boxes if _is_ground_truth(box)]
         blockers = [_coords(box) for box in boxes if box in truth or box.state == State.REJECTED]
-        plan = [PlannedBox(coords=_coords(box), box_id=box.pk) for box in truth]
         machine: list[PlannedBox] = []
         if keyframe.pk in detections:
             machine = [
@@ -298,8 +269,13 @@ def _plan_boxes(
                 and box not in truth
                 and not (suggest and box.state == State.REJECTED)
             ]
-        plan.extend(box for box in machine if not (suggest and _overlaps(box.coords, blockers)))
-        plans[keyframe.pk] = plan
+        plans[keyframe.pk] = plan_keyframe_boxes(
+            [PlannedBox(coords=_coords(box), box_id=box.pk) for box in truth],
+            blockers,
+            machine,
+            suggest=suggest,
+            overlap_iou=OVERLAP_IOU,
+        )
     return plans
 
 
@@ -314,15 +290,23 @@ def _detect(
     video: Video, keyframes: list[Keyframe], threshold: float, device: str, context: JobContext
 ) -> dict[int, np.ndarray]:
     """Person boxes per keyframe from the detector, run on the keyframe images of the ingest."""
-    from annotator.services.detection import detect_people, detector_load
+    from inference.detect import detect_people, detector_weights_path, load_detector
 
-    model = detector_load(device=device)
+    arch = settings.PERSON_DETECTOR_ARCH
+    try:
+        path = detector_weights_path(arch, settings.PERSON_DETECTOR_WEIGHTS)
+        model = load_detector(
+            arch, path, device=device, min_size=settings.PERSON_DETECTOR_MIN_SIZE or None
+        )
+    except ValueError as error:
+        raise ApplicationError(str(error)) from error
     found: dict[int, np.ndarray] = {}
-    chunk: list[tuple[Keyframe, Image.Image]] = []
+    chunk: list[tuple[Keyframe, Any]] = []
     for item in _keyframe_images(video, keyframes):
         chunk.append(item)
         if len(chunk) == DETECT_BATCH or len(found) + len(chunk) == len(keyframes):
-            boxes = detect_people(model, [image for _, image in chunk], threshold)
+            images = [image for _, image in chunk]
+            boxes = detect_people(model, images, threshold, settings.PERSON_DETECTOR_MAX_BOXES)
             found.update(
                 (keyframe.pk, people) for (keyframe, _), people in zip(chunk, boxes, strict=True)
             )
@@ -332,32 +316,22 @@ def _detect(
     return found
 
 
-def _keyframe_images(
-    video: Video, keyframes: list[Keyframe]
-) -> Iterator[tuple[Keyframe, Image.Image]]:
+def _keyframe_images(video: Video, keyframes: list[Keyframe]) -> Iterator[tuple[Keyframe, Any]]:
     """The ingest's keyframe images; when some are missing, one decode of the video instead."""
-    from PIL import Image
+    from inference.media import MANIFEST, decode_keyframe_images, derived_size, keyframe_images
 
     directory = derived_media_dir(video)
     paths = [directory / "keyframes" / f"{keyframe.timestamp}.jpg" for keyframe in keyframes]
     if (directory / MANIFEST).is_file() and all(path.is_file() for path in paths):
-        for keyframe, path in zip(keyframes, paths, strict=True):
-            with Image.open(path) as image:
-                yield keyframe, image.convert("RGB")
+        yield from zip(keyframes, keyframe_images(paths), strict=True)
         return
-    from inference.video import Frame, gather_frames, iter_frames, keyframe_file_time
-
     assert video.width is not None and video.height is not None
     size = derived_size(video.width, video.height)
-
-    def convert(frame: Frame) -> Image.Image:
-        return frame.image.to_image(width=size[0], height=size[1], interpolation="BILINEAR")
-
     by_timestamp = {keyframe.timestamp: keyframe for keyframe in keyframes}
-    requests = {ts: [keyframe_file_time(ts, video.time_offset)] for ts in by_timestamp}
-    with closing(iter_frames(video.file.path)) as frames:
-        for timestamp, images in gather_frames(frames, requests, convert):
-            yield by_timestamp[timestamp], images[0]
+    decoded = decode_keyframe_images(video.file.path, by_timestamp, video.time_offset, size)
+    with closing(decoded):
+        for timestamp, image in decoded:
+            yield by_timestamp[timestamp], image
 
 
 # --- scores and writes -------------------------------------------------------------------------

@@ -17,19 +17,12 @@ from annotator.models import Dataset, Job, Video
 
 def video_check_container(path: str | Path, name: str) -> None:
     """Refuse a file whose container has no video stream that PyAV can decode."""
-    import av
+    from inference.video import check_container
 
     try:
-        with av.open(str(path)) as container:
-            streams = container.streams.video
-            if not streams:
-                raise ApplicationError(f"{name}: the container has no video stream")
-            if streams[0].codec_context is None or not streams[0].codec_context.name:
-                raise ApplicationError(f"{name}: the video stream has no decodable codec")
-    except ApplicationError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError) as error:
-        raise ApplicationError(f"{name}: not a readable video container ({error})") from error
+        check_container(path)
+    except ValueError as error:
+        raise ApplicationError(f"{name}: {error}") from error
 
 
 def derived_media_dir(video: Video) -> Path:

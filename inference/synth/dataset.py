@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from inference import ava
+from inference.boxes import iou
 from inference.synth.actions import ACTION_BY_KEY, ACTIONS, segment_labels
 from inference.synth.render import write_video
 from inference.synth.scene import Scene
@@ -253,13 +254,9 @@ def ground_truth(scene: Scene) -> tuple[Keyframe, ...]:
     return tuple(keyframes)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of box a (4,) with boxes b (N, 4)."""
-    width = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0.0, None)
-    height = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0.0, None)
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-    return inter / np.maximum(union, 1e-12)
+def _overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box a (4,) with boxes b (N, 4); 0 where neither has area."""
+    return iou(a, b, zero_union=0.0)
 
 
 def _rounded(box: np.ndarray) -> np.ndarray:
@@ -291,7 +288,7 @@ def detect(
             box = _rounded(gt.copy())
             for _ in range(10):  # jitter, but stay a true positive
                 candidate = _rounded(gt + rng.normal(0.0, detector.jitter, 4) * size)
-                if _iou(candidate, gt[None, :])[0] >= 0.6:
+                if _overlap(candidate, gt[None, :])[0] >= 0.6:
                     box = candidate
                     break
             score = min(max(float(rng.beta(6.0, 1.3)), 0.01), 1.0)
@@ -325,9 +322,9 @@ def detect(
                 box = np.array([x1, y1, x1 + width, y1 + height])
             box = _rounded(box)
             others = np.array(boxes_at[keyframe.timestamp]).reshape(-1, 4)
-            if len(truth) and _iou(box, truth).max() >= 0.4:
+            if len(truth) and _overlap(box, truth).max() >= 0.4:
                 continue
-            if len(others) and _iou(box, others).max() >= 0.5:
+            if len(others) and _overlap(box, others).max() >= 0.5:
                 continue
             score = min(max(float(rng.beta(2.0, 2.5)), 0.01), 1.0)
             found.append((keyframe.timestamp, tuple(box.tolist()), score, False))

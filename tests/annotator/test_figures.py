@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from annotator.figures import (
+from annotator.reports import report_comparison
+from inference.figures import (
     BASELINE_FILL,
     MODEL_FILL,
     PNG_SCALE,
@@ -17,7 +18,6 @@ from annotator.figures import (
     figure_png,
     figure_svg,
 )
-from annotator.reports import report_comparison
 from tests.annotator.report_pairs import ABSOLUTE, CLASSES, ORDER, RELATIVE, report_pair
 
 pytestmark = pytest.mark.django_db

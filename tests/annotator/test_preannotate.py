@@ -25,9 +25,9 @@ from annotator.services.annotations import BoxInput, LabelInput, keyframe_annota
 from annotator.services.datasets import labelmap_import
 from annotator.services.imports import ava_import
 from annotator.services.ingest import video_ingest
-from annotator.services.models import file_sha256
 from annotator.services.preannotate import preannotate_start
 from annotator.tasks import preannotate_video_task
+from inference.hashing import file_sha256
 from tests.generated import detector_weights, small_checkpoint, write_index_video
 
 pytestmark = pytest.mark.django_db

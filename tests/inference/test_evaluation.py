@@ -443,7 +443,7 @@ def test_it_scores_no_detections_as_zero(tmp_path):
 
 
 def test_read_ahead_hands_over_items_and_errors_in_order_and_stops_its_thread():
-    from inference.evaluation import _read_ahead
+    from inference.concurrency import read_ahead as _read_ahead
 
     def items():
         yield from range(3)

@@ -1,8 +1,7 @@
 """Person boxes from a torchvision Faster R-CNN trained on COCO (class 1 is "person").
 
-Weights never come from the network: `PERSON_DETECTOR_WEIGHTS` names a local state-dict file, or
-torchvision's own cache holds the official one. Without either the job fails, saying where to put
-the file.
+Weights never come from the network: a local state-dict file, or torchvision's own cache holding
+the official one. Without either, `detector_weights_path` says where to put the file.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from django.conf import settings
 
-from annotator.errors import ApplicationError
+from inference.boxes import clip_normalised
 
 if TYPE_CHECKING:
     import torch
@@ -33,45 +31,46 @@ DETECTORS = {
 MAX_DETECTIONS = 300
 
 
-def detector_weights_path() -> Path:
-    """The detector's weights file: the configured one, else torchvision's cached official file."""
+def detector_weights_path(arch: str, configured: str | None = None) -> Path:
+    """The detector's weights file: `configured` if given, else torchvision's cached official
+    file; `ValueError` saying where to put it when there is none."""
     import torch
     from torchvision.models.detection import faster_rcnn
 
-    arch = settings.PERSON_DETECTOR_ARCH
     if arch not in DETECTORS:
-        raise ApplicationError(
-            f"PERSON_DETECTOR_ARCH = {arch!r}: expected one of {sorted(DETECTORS)}"
-        )
-    configured = settings.PERSON_DETECTOR_WEIGHTS
+        raise ValueError(f"PERSON_DETECTOR_ARCH = {arch!r}: expected one of {sorted(DETECTORS)}")
     if configured:
         path = Path(configured)
         if not path.is_file():
-            raise ApplicationError(
+            raise ValueError(
                 f"person detector weights not found at PERSON_DETECTOR_WEIGHTS={configured}"
             )
         return path
     url = getattr(faster_rcnn, DETECTORS[arch]).COCO_V1.url
     cached = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     if not cached.is_file():
-        raise ApplicationError(
+        raise ValueError(
             f"no person detector weights: download {url} and either put it at {cached} "
             "(torchvision's cache) or set PERSON_DETECTOR_WEIGHTS to its path"
         )
     return cached
 
 
-def detector_load(*, device: str) -> torch.nn.Module:
-    """The configured Faster R-CNN with its local weights, in eval mode on `device`."""
+def load_detector(
+    arch: str, path: str | Path, *, device: str, min_size: int | None = None
+) -> torch.nn.Module:
+    """Faster R-CNN `arch` with the weights at `path`, in eval mode on `device`; `min_size`
+    overrides the builder's input size (800; 320 for MobileNet)."""
     import torch
     from torchvision.models.detection import faster_rcnn
 
-    path = detector_weights_path()
-    builder = getattr(faster_rcnn, settings.PERSON_DETECTOR_ARCH)
+    if arch not in DETECTORS:
+        raise ValueError(f"PERSON_DETECTOR_ARCH = {arch!r}: expected one of {sorted(DETECTORS)}")
+    builder = getattr(faster_rcnn, arch)
     options: dict[str, Any] = {}
-    if settings.PERSON_DETECTOR_MIN_SIZE:  # else the builder's own (800; 320 for MobileNet)
-        options["min_size"] = settings.PERSON_DETECTOR_MIN_SIZE
-        options["max_size"] = round(settings.PERSON_DETECTOR_MIN_SIZE * 1333 / 800)
+    if min_size:
+        options["min_size"] = min_size
+        options["max_size"] = round(min_size * 1333 / 800)
     model = builder(
         weights=None,
         weights_backbone=None,
@@ -85,17 +84,15 @@ def detector_load(*, device: str) -> torch.nn.Module:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state_dict)
     except (RuntimeError, OSError, ValueError) as error:
-        raise ApplicationError(
-            f"{path}: not {settings.PERSON_DETECTOR_ARCH} COCO weights ({error})"
-        ) from error
+        raise ValueError(f"{path}: not {arch} COCO weights ({error})") from error
     return model.eval().to(device)
 
 
 def detect_people(
-    model: torch.nn.Module, images: Sequence[Image.Image], threshold: float
+    model: torch.nn.Module, images: Sequence[Image.Image], threshold: float, max_boxes: int
 ) -> list[np.ndarray]:
     """Per image, (N, 5) float32 person boxes x1 y1 x2 y2 normalised to [0, 1] and their scores,
-    best first, at most `PERSON_DETECTOR_MAX_BOXES`."""
+    best first, at most `max_boxes`."""
     import torch
     from torchvision.transforms.functional import pil_to_tensor
 
@@ -106,12 +103,11 @@ def detect_people(
     found = []
     for image, output in zip(images, outputs, strict=True):
         keep = (output["labels"] == COCO_PERSON) & (output["scores"] >= threshold)
-        boxes = output["boxes"][keep].float().cpu().numpy()
+        pixels = output["boxes"][keep].float().cpu().numpy()
         scores = output["scores"][keep].float().cpu().numpy()
         width, height = image.size
-        boxes = np.clip(boxes / np.array([width, height, width, height], np.float32), 0.0, 1.0)
-        valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+        boxes, valid = clip_normalised(pixels, width, height)
         people = np.concatenate([boxes[valid], scores[valid, None]], axis=1)
-        order = np.argsort(-people[:, 4], kind="stable")[: settings.PERSON_DETECTOR_MAX_BOXES]
+        order = np.argsort(-people[:, 4], kind="stable")[:max_boxes]
         found.append(people[order])
     return found

@@ -1,22 +1,125 @@
 """The per-class AP figure (SlowFast paper, Figure 3) as SVG and PNG, from one layout.
 
-`figure_layout` turns a `reports.Comparison` into shapes in pixel units; `figure_svg` writes them
-as SVG (with hover titles and data attributes the dashboard and its tests read) and `figure_png`
-draws the same shapes with Pillow at twice the size, so the two downloads show the same figure.
+Per class, the AP of a baseline (model A) and of model B, classes sorted by ground-truth count
+(most first), the 5 largest absolute gains and the 5 largest relative gains among classes whose
+baseline AP is above 1 % marked. `compare_classes` decides the ranking and the marks once;
+`figure_layout` turns a `Comparison` into shapes in pixel units; `figure_svg` writes them as SVG
+(with hover titles and data attributes the dashboard and its tests read) and `figure_png` draws
+the same shapes with Pillow at twice the size, so the two downloads show the same figure.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from annotator.reports import MARKED, RELATIVE_FLOOR, ClassRow, Comparison
-
 if TYPE_CHECKING:
     from PIL import Image, ImageDraw
+
+MARKED = 5  # classes marked per kind of gain
+RELATIVE_FLOOR = 0.01  # relative gains count only above this baseline AP (1 %)
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What the legend and the table header say about one report."""
+
+    id: int
+    model_version: int
+    model_name: str
+    mean_ap: float | None
+    per_type: dict[str, float]
+    box_source: str
+    snapshot_hash: str
+    keyframes: int | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One class of the figure: AP of B (and of baseline A), gains and marks."""
+
+    action_id: int
+    name: str
+    action_type: str
+    gt_count: int
+    ap: float
+    baseline_ap: float | None
+    gain: float | None  # ap - baseline_ap
+    relative_gain: float | None  # gain / baseline_ap, where baseline_ap > RELATIVE_FLOOR
+    absolute_mark: bool
+    relative_mark: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Report B alone, or against baseline A; classes in figure order."""
+
+    report: ReportSummary
+    baseline: ReportSummary | None
+    classes: tuple[ClassRow, ...]
+
+    @property
+    def same_snapshot(self) -> bool:
+        """Whether both reports scored the same data (only then are their APs comparable)."""
+        return self.baseline is None or self.baseline.snapshot_hash == self.report.snapshot_hash
+
+
+def _top(values: dict[int, float], order: dict[int, int]) -> set[int]:
+    """The MARKED classes with the largest positive values (ties: figure order)."""
+    positive = [action_id for action_id, value in values.items() if value > 0]
+    positive.sort(key=lambda action_id: (-values[action_id], order[action_id]))
+    return set(positive[:MARKED])
+
+
+def compare_classes(
+    per_class: Mapping[int, Mapping[str, Any]],
+    baseline_per_class: Mapping[int, Mapping[str, Any]] | None,
+    actions: Mapping[int, tuple[str, str]],
+) -> tuple[ClassRow, ...]:
+    """Classes with an AP in figure order (most ground truth first), with gains against the
+    baseline and the marks; `per_class` maps action id to `{"ap", "gt_count"}`, `actions` to
+    (name, type)."""
+    base_ap = {int(key): value.get("ap") for key, value in (baseline_per_class or {}).items()}
+    measured = [
+        (int(key), value) for key, value in per_class.items() if value.get("ap") is not None
+    ]
+    measured.sort(key=lambda item: (-int(item[1].get("gt_count", 0)), item[0]))
+    order = {action_id: position for position, (action_id, _) in enumerate(measured)}
+
+    gains: dict[int, float] = {}
+    relative: dict[int, float] = {}
+    for action_id, value in measured:
+        before = base_ap.get(action_id)
+        if before is not None:
+            gains[action_id] = value["ap"] - before
+            if before > RELATIVE_FLOOR:
+                relative[action_id] = gains[action_id] / before
+    absolute_marks, relative_marks = _top(gains, order), _top(relative, order)
+
+    classes = []
+    for action_id, value in measured:
+        name, action_type = actions.get(action_id, (str(action_id), ""))
+        classes.append(
+            ClassRow(
+                action_id=action_id,
+                name=name,
+                action_type=action_type,
+                gt_count=int(value.get("gt_count", 0)),
+                ap=value["ap"],
+                baseline_ap=base_ap.get(action_id),
+                gain=gains.get(action_id),
+                relative_gain=relative.get(action_id),
+                absolute_mark=action_id in absolute_marks,
+                relative_mark=action_id in relative_marks,
+            )
+        )
+    return tuple(classes)
+
 
 FONT = "system-ui, -apple-system, 'Segoe UI', sans-serif"
 INK = "#1d2330"
