@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "predict": ("inference.predict:cli", "score person boxes of a video, write AVA predictions"),
     "evaluate": ("inference.evaluation:cli", "AVA frame-mAP at IoU 0.5 (official semantics)"),
+    "figure": ("inference.figures:cli", "per-class AP chart (Figure 3) of evaluate --json results"),
     "synth": ("inference.synth:cli", "render a synthetic AVA-style dataset"),
 }
 

@@ -10,10 +10,14 @@ the same shapes with Pillow at twice the size, so the two downloads show the sam
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -516,3 +520,97 @@ def _png_text(image: Image.Image, draw: ImageDraw.ImageDraw, text: Text, font: A
     put(ImageDraw.Draw(canvas), (reach, reach))
     canvas = canvas.rotate(-text.rotate, resample=Image.Resampling.BICUBIC)
     image.paste(canvas, (round(text.x * s) - reach, round(text.y * s) - reach), canvas)
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def _read_result(path: str) -> dict[str, Any]:
+    """The JSON object of `python -m inference evaluate --json`: the file's last non-empty line
+    (so its whole stdout may be saved), or the whole file."""
+    text = Path(path).read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    for candidate in (lines[-1] if lines else "", text):
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("per_class"), dict):
+            return value
+    raise ValueError(f"{path}: not the JSON of `python -m inference evaluate --json`")
+
+
+def _summary_of(result: Mapping[str, Any], report_id: int, name: str) -> ReportSummary:
+    return ReportSummary(
+        id=report_id,
+        model_version=report_id,
+        model_name=name,
+        mean_ap=result.get("mAP"),
+        per_type=dict(result.get("per_type") or {}),
+        box_source="detections",
+        snapshot_hash="",
+        keyframes=None,
+        created_at="",
+    )
+
+
+def _per_class(result: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    counts = result.get("gt_count") or {}
+    return {
+        int(key): {"ap": ap, "gt_count": int(counts.get(key, 0))}
+        for key, ap in result["per_class"].items()
+    }
+
+
+def comparison_from_results(
+    result: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None,
+    actions: Mapping[int, tuple[str, str]],
+    names: tuple[str, str] = ("B", "A"),
+) -> Comparison:
+    """A `Comparison` of `evaluate --json` results (model B, and baseline A if given)."""
+    return Comparison(
+        report=_summary_of(result, 1, names[0]),
+        baseline=_summary_of(baseline, 2, names[1]) if baseline is not None else None,
+        classes=compare_classes(
+            _per_class(result), _per_class(baseline) if baseline is not None else None, actions
+        ),
+    )
+
+
+def cli(argv: list[str]) -> int:
+    """`python -m inference figure`: the Figure-3 chart of `evaluate --json` results."""
+    from inference.ava import read_labelmap
+    from inference.evaluation import DEFAULT_LABELMAP
+
+    parser = argparse.ArgumentParser(
+        prog="python -m inference figure",
+        description="Per-class AP chart (SlowFast paper, Figure 3) as SVG and/or PNG.",
+    )
+    parser.add_argument("result", help="output of `python -m inference evaluate --json` (B)")
+    parser.add_argument("--baseline", help="the same for the baseline model (A)")
+    parser.add_argument("-l", "--labelmap", default=str(DEFAULT_LABELMAP), help="pbtxt label map")
+    parser.add_argument("--name", default="B", help="legend name of the model")
+    parser.add_argument("--baseline-name", default="A", help="legend name of the baseline")
+    parser.add_argument("--svg", help="write the SVG here")
+    parser.add_argument("--png", help="write the PNG here")
+    args = parser.parse_args(argv)
+    if not args.svg and not args.png:
+        parser.error("give --svg and/or --png")
+    try:
+        labelmap = read_labelmap(args.labelmap)
+        comparison = comparison_from_results(
+            _read_result(args.result),
+            _read_result(args.baseline) if args.baseline else None,
+            {action.id: (action.name, action.type or "") for action in labelmap.actions},
+            (args.name, args.baseline_name),
+        )
+        if args.svg:
+            Path(args.svg).write_text(figure_svg(comparison))
+        if args.png:
+            Path(args.png).write_bytes(figure_png(comparison))
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(comparison.classes)} classes drawn", file=sys.stderr)
+    return 0
