@@ -1,4 +1,7 @@
-"""Celery tasks: thin, each takes a job id and runs one service under `job_run`."""
+"""Celery tasks: thin, each takes a job id and runs one service under `job_run`.
+
+Their names and queues are listed in `annotator.services.jobs.JOB_TASKS`, which sends them by name.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from annotator.models import Job
 from annotator.services.jobs import JobContext, job_run, jobs_sweep
 
 TASK_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
@@ -74,11 +76,3 @@ def evaluate_task(job_id: int) -> None:
 def jobs_sweep_task() -> list[int]:
     """Re-queue jobs whose worker stopped renewing the lease."""
     return jobs_sweep()
-
-
-TASKS_BY_JOB_TYPE = {
-    Job.Type.IMPORT: import_ava_task,
-    Job.Type.INGEST: ingest_video_task,
-    Job.Type.PREANNOTATE: preannotate_video_task,
-    Job.Type.EVALUATE: evaluate_task,
-}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import fnmatch
 import json
 import re
 import subprocess
@@ -73,9 +72,9 @@ def test_it_has_the_services_of_the_design_each_with_a_health_check() -> None:
 
 
 def test_the_workers_serve_exactly_the_queues_and_routes_of_the_celery_app() -> None:
+    import annotator.tasks  # noqa: F401  (registers the tasks)
     from annotator.models import Job
-    from annotator.services.jobs import job_queue
-    from annotator.tasks import TASKS_BY_JOB_TYPE
+    from annotator.services.jobs import JOB_TASKS
     from webapp.celery import app
 
     services = compose()["services"]
@@ -85,15 +84,14 @@ def test_the_workers_serve_exactly_the_queues_and_routes_of_the_celery_app() -> 
     }
     assert served == {"worker": {"default"}, "worker-gpu": {"gpu"}}
     assert {queue.name for queue in app.conf.task_queues} == {"default", "gpu"}
-    for job_type, task in TASKS_BY_JOB_TYPE.items():
-        routed = [
-            route["queue"]
-            for pattern, route in app.conf.task_routes.items()
-            if fnmatch.fnmatch(task.name, pattern)
-        ]
-        queue = job_queue(job_type)
-        assert routed in ([], [queue]) and (queue == "gpu") == (job_type == Job.Type.PREANNOTATE)
+    assert not app.conf.task_routes  # one place decides a job's queue: JOB_TASKS
+    assert set(JOB_TASKS) == set(Job.Type.values)
+    for job_type, (name, queue) in JOB_TASKS.items():
+        gpu = job_type in (Job.Type.PREANNOTATE, Job.Type.TRAIN)
+        assert (queue == "gpu") == gpu, job_type
         assert any(queue in queues for queues in served.values()), job_type
+        if job_type != Job.Type.TRAIN:  # the training task comes with the training work
+            assert app.tasks[name].name == name
 
 
 def test_one_worker_runs_the_beat_schedule_of_the_settings() -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
@@ -31,7 +32,16 @@ from annotator.models import Job
 
 logger = logging.getLogger(__name__)
 
-GPU_JOB_TYPES = (Job.Type.PREANNOTATE, Job.Type.TRAIN)
+# The one table from job type to the Celery task that runs it and its queue. Jobs are sent by
+# task name, so this module never imports the tasks (which import the services). The training
+# task is provided by the training work; until a worker registers it, a TRAIN job fails saying so.
+JOB_TASKS: dict[str, tuple[str, str]] = {
+    Job.Type.IMPORT: ("annotator.tasks.import_ava_task", "default"),
+    Job.Type.INGEST: ("annotator.tasks.ingest_video_task", "default"),
+    Job.Type.PREANNOTATE: ("annotator.tasks.preannotate_video_task", "gpu"),
+    Job.Type.EVALUATE: ("annotator.tasks.evaluate_task", "default"),
+    Job.Type.TRAIN: ("annotator.tasks.train_model_task", "gpu"),
+}
 
 
 class JobCancelled(Exception):
@@ -51,32 +61,51 @@ def worker_name() -> str:
 
 
 def job_queue(job_type: str) -> str:
-    return "gpu" if job_type in GPU_JOB_TYPES else "default"
+    """The queue a job type's task runs on (`gpu` or `default`)."""
+    return JOB_TASKS[job_type][1]
 
 
 def job_enqueue(job: Job) -> None:
-    """Send the job's task once the surrounding transaction commits. When the broker cannot be
-    reached the job fails, saying so, rather than stay queued with no task to run it."""
-    from annotator import tasks
-
-    task = tasks.TASKS_BY_JOB_TYPE[job.job_type]
-    job_id, queue = job.pk, job_queue(job.job_type)
+    """Send the job's task, looked up by name, once the surrounding transaction commits. When no
+    task runs the job type or the broker cannot be reached, the job fails, saying so, rather than
+    stay queued with nothing to run it."""
+    job_id = job.pk
+    route = JOB_TASKS.get(job.job_type)
+    if route is None:
+        _enqueue_failed(job, f"no task runs '{job.job_type}' jobs")
+        return
+    name, queue = route
 
     def send() -> None:
+        if name not in current_app.tasks:  # the app's registry, filled by autodiscovery
+            _enqueue_failed(
+                job,
+                f"no task {name!r} is installed to run '{job.job_type}' jobs; this version of "
+                "the application cannot run them",
+            )
+            return
         try:
-            task.apply_async(args=[job_id], queue=queue)
+            # The registered task by name, not `send_task`: it honours CELERY_TASK_ALWAYS_EAGER
+            # (the benchmarks run jobs in-process that way).
+            current_app.tasks[name].apply_async(args=[job_id], queue=queue)
         except OperationalError as error:
             logger.error("job %s: could not reach the broker: %s", job_id, error)
-            job.status, job.finished_at = Job.Status.FAILED, timezone.now()
-            job.message = (
+            _enqueue_failed(
+                job,
                 f"could not queue the job on the {queue!r} queue: the broker (Redis) is "
-                f"unreachable ({error}); start the job again once it runs"
-            )
-            Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-                status=job.status, finished_at=job.finished_at, message=job.message
+                f"unreachable ({error}); start the job again once it runs",
             )
 
     transaction.on_commit(send)
+
+
+def _enqueue_failed(job: Job, message: str) -> None:
+    """Fail a queued job that could not be sent; the caller's copy shows it too."""
+    logger.error("job %s: %s", job.pk, message)
+    job.status, job.finished_at, job.message = Job.Status.FAILED, timezone.now(), message
+    Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=job.status, finished_at=job.finished_at, message=job.message
+    )
 
 
 def job_create(

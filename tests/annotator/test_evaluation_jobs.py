@@ -27,7 +27,8 @@ from annotator.models import (
     Video,
 )
 from annotator.services.evaluation import dataset_labelmap, evaluation_start
-from annotator.tasks import TASKS_BY_JOB_TYPE, evaluate_task
+from annotator.services.jobs import JOB_TASKS
+from annotator.tasks import evaluate_task
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +151,10 @@ def test_it_scores_two_versions_with_hand_computed_aps(scenario) -> None:  # typ
     job = evaluation_start(
         dataset=scenario["dataset"], model_version=scenario["b"], baseline=scenario["a"]
     )
-    assert job.job_type == Job.Type.EVALUATE and TASKS_BY_JOB_TYPE[job.job_type] is evaluate_task
+    assert job.job_type == Job.Type.EVALUATE and JOB_TASKS[job.job_type] == (
+        evaluate_task.name,
+        "default",
+    )
     job = run(job)
     assert job.status == Job.Status.SUCCEEDED, job.message
     assert job.progress == 1.0

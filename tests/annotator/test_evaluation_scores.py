@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from annotator import tasks
 from annotator.models import BoxLabel, BoxScore, Job, Keyframe, PersonBox, Video
 from annotator.services.evaluation import evaluation_start
-from annotator.services.jobs import job_cancel, job_queue, jobs_sweep
+from annotator.services.jobs import JOB_TASKS, job_cancel, job_queue, jobs_sweep
 from annotator.services.models import model_version_register
-from annotator.tasks import TASKS_BY_JOB_TYPE
 from tests.generated import small_checkpoint
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,10 @@ STAND = 12
 
 def run(job: Job) -> Job:
     """The job's task body in this process, as a worker runs it."""
-    TASKS_BY_JOB_TYPE[job.job_type].run(job.pk)
+    name = JOB_TASKS[job.job_type][0]
+    task = getattr(tasks, name.rsplit(".", 1)[1])
+    assert task.name == name
+    task.run(job.pk)
     job.refresh_from_db()
     return job
 

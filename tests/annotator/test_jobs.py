@@ -92,3 +92,55 @@ def test_a_job_whose_broker_is_unreachable_fails_saying_so(transactional_db, mon
     assert stored.message.startswith(
         "could not queue the job on the 'default' queue: the broker (Redis) is unreachable ("
     )
+
+
+def test_every_job_type_has_one_task_and_queue_and_the_tasks_are_registered() -> None:
+    from celery import current_app
+
+    from annotator.services.jobs import JOB_TASKS, job_queue
+
+    assert set(JOB_TASKS) == set(Job.Type.values)
+    assert {job_queue(job_type) for job_type in Job.Type.values} == {"default", "gpu"}
+    for job_type, (name, _) in JOB_TASKS.items():
+        if job_type != Job.Type.TRAIN:  # the training task comes with the training work
+            assert current_app.tasks[name].name == name
+
+
+def test_a_job_type_without_an_installed_task_fails_the_job_instead_of_raising(
+    django_capture_on_commit_callbacks, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from annotator.services import jobs
+
+    monkeypatch.setitem(jobs.JOB_TASKS, Job.Type.TRAIN, ("annotator.tasks.no_such_task", "gpu"))
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_create(job_type=Job.Type.TRAIN, params={})
+
+    stored = Job.objects.get(pk=job.pk)
+    assert (stored.status, job.status) == (Job.Status.FAILED, Job.Status.FAILED)
+    assert stored.message == (
+        "no task 'annotator.tasks.no_such_task' is installed to run 'train' jobs; this version "
+        "of the application cannot run them"
+    )
+
+
+def test_a_train_job_is_queued_for_its_task_or_failed_saying_it_is_missing(
+    django_capture_on_commit_callbacks, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from celery import current_app
+
+    sent: list[tuple[str, object, object]] = []
+
+    def record(self, args=None, kwargs=None, **options):  # type: ignore[no-untyped-def]
+        sent.append((self.name, args, options.get("queue")))
+
+    monkeypatch.setattr("celery.app.task.Task.apply_async", record)  # no broker in this test
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_create(job_type=Job.Type.TRAIN, params={})
+
+    stored = Job.objects.get(pk=job.pk)
+    if "annotator.tasks.train_model_task" in current_app.tasks:
+        assert stored.status == Job.Status.QUEUED
+        assert sent == [("annotator.tasks.train_model_task", [job.pk], "gpu")]
+    else:
+        assert stored.status == Job.Status.FAILED and sent == []
+        assert "no task 'annotator.tasks.train_model_task' is installed" in stored.message
