@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from operator import itemgetter
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
-from rest_framework.exceptions import ValidationError
 
+from annotator.errors import ApplicationError
 from annotator.models import (
     GT_SOURCES,
     GT_STATES,
@@ -42,58 +41,31 @@ def safe_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "dataset"
 
 
-def query_int(params: Any, name: str) -> int | None:
-    """An integer query parameter, or a 400 naming the parameter and value."""
-    value = params.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError({name: f"{value!r} is not an integer"}) from None
-    if not -(2**63) <= number < 2**63:
-        raise ValidationError({name: f"{value!r} is out of range"})
-    return number
-
-
-def query_choice(params: Any, name: str, choices: list[str]) -> str | None:
-    """A query parameter that must be one of `choices`, or a 400 naming the parameter and value."""
-    value = params.get(name)
-    if not value:
-        return None
-    if value not in choices:
-        raise ValidationError({name: f"{value!r} is not one of {choices}"})
-    return str(value)
-
-
-def filter_by_ints(queryset: QuerySet, request: Any, **fields: str) -> QuerySet:
-    """Filter `queryset` by integer query parameters: parameter name -> model field."""
-    for name, field in fields.items():
-        value = query_int(request.query_params, name)
-        if value is not None:
-            queryset = queryset.filter(**{field: value})
-    return queryset
-
-
-def keyframe_list(*, params: Any) -> QuerySet[Keyframe]:
-    """Keyframes filtered by dataset, video, status and assignee ('none' = unassigned), ordered."""
-    queryset = Keyframe.objects.all()
-    dataset = query_int(params, "dataset")
+def keyframe_list(
+    *,
+    queryset: QuerySet[Keyframe] | None = None,
+    dataset: int | None = None,
+    video: int | None = None,
+    status: str | None = None,
+    assignee: int | str | None = None,
+    ordering: str = "id",
+) -> QuerySet[Keyframe]:
+    """Keyframes filtered by dataset, video, status and assignee (a user id, or 'none' for
+    unassigned), ordered by one of KEYFRAME_ORDERINGS (then id)."""
+    if ordering not in KEYFRAME_ORDERINGS:
+        raise ApplicationError(f"ordering = {ordering!r}: expected one of {KEYFRAME_ORDERINGS}")
+    keyframes = Keyframe.objects.all() if queryset is None else queryset
     if dataset is not None:
-        queryset = queryset.filter(video__dataset_id=dataset)
-    video = query_int(params, "video")
+        keyframes = keyframes.filter(video__dataset_id=dataset)
     if video is not None:
-        queryset = queryset.filter(video_id=video)
-    keyframe_status = query_choice(params, "status", Keyframe.Status.values)
-    if keyframe_status:
-        queryset = queryset.filter(status=keyframe_status)
-    assignee = params.get("assignee")
+        keyframes = keyframes.filter(video_id=video)
+    if status:
+        keyframes = keyframes.filter(status=status)
     if assignee == "none":
-        queryset = queryset.filter(assignee__isnull=True)
-    elif assignee:
-        queryset = queryset.filter(assignee_id=query_int(params, "assignee"))
-    ordering = query_choice(params, "ordering", KEYFRAME_ORDERINGS) or "id"
-    return queryset.order_by(ordering, "id")
+        keyframes = keyframes.filter(assignee__isnull=True)
+    elif assignee is not None:
+        keyframes = keyframes.filter(assignee_id=assignee)
+    return keyframes.order_by(ordering, "id")
 
 
 def keyframe_get(*, keyframe_id: int) -> Keyframe:

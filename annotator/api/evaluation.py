@@ -19,7 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator import reports, selectors
+from annotator import reports
+from annotator.api.filters import query_id
 from annotator.api.permissions import HasRole, IsManager
 from annotator.api.serializers import EvaluationReportOutput, JobOutput, version_in_dataset
 from annotator.models import Dataset, EvaluationReport, Video
@@ -96,9 +97,7 @@ class EvaluationReportDetailApi(APIView):
 
 
 def _comparison(request: Request, report_id: int) -> reports.Comparison:
-    return reports.report_comparison(
-        report_id=report_id, baseline_id=selectors.query_int(request.query_params, "baseline")
-    )
+    return reports.report_comparison(report_id=report_id, baseline_id=query_id(request, "baseline"))
 
 
 def _filename(comparison: reports.Comparison, extension: str) -> str:

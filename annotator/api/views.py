@@ -16,6 +16,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator import selectors
+from annotator.api.filters import (
+    ActionFilter,
+    EvaluationReportFilter,
+    FilterBackend,
+    JobFilter,
+    KeyframeFilter,
+    ModelVersionFilter,
+    VideoFilter,
+)
 from annotator.api.permissions import HasRole, IsManager, ReadOrManager
 from annotator.api.serializers import (
     ActionOutput,
@@ -218,14 +227,11 @@ class ActionListApi(generics.ListAPIView):
     permission_classes = [HasRole]
     serializer_class = ActionOutput
 
-    @extend_schema(parameters=[OpenApiParameter("dataset", int)])
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    filter_backends = [FilterBackend]
+    filterset_class = ActionFilter
 
     def get_queryset(self) -> Any:
-        return selectors.filter_by_ints(
-            Action.objects.order_by("dataset_id", "action_id"), self.request, dataset="dataset_id"
-        )
+        return Action.objects.order_by("dataset_id", "action_id")
 
 
 # --- videos ------------------------------------------------------------------------------
@@ -242,25 +248,11 @@ class VideoListApi(generics.ListAPIView):
         file = serializers.FileField()
         time_offset = serializers.FloatField(default=0.0, min_value=0.0)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("dataset", int),
-            OpenApiParameter("status", str, enum=Video.Status.values),
-        ]
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    filter_backends = [FilterBackend]
+    filterset_class = VideoFilter
 
     def get_queryset(self) -> Any:
-        queryset = selectors.filter_by_ints(
-            Video.objects.order_by("dataset_id", "video_id"), self.request, dataset="dataset_id"
-        )
-        video_status = selectors.query_choice(
-            self.request.query_params, "status", Video.Status.values
-        )
-        if video_status:
-            queryset = queryset.filter(status=video_status)
-        return queryset
+        return Video.objects.order_by("dataset_id", "video_id")
 
     @extend_schema(request={"multipart/form-data": VideoListInput}, responses={201: VideoOutput})
     def post(self, request: Request) -> Response:
@@ -297,20 +289,11 @@ class KeyframeListApi(generics.ListAPIView):
     permission_classes = [HasRole]
     serializer_class = KeyframeOutput
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("dataset", int),
-            OpenApiParameter("video", int),
-            OpenApiParameter("status", str, enum=Keyframe.Status.values),
-            OpenApiParameter("assignee", str, description="user id, or 'none' for unassigned"),
-            OpenApiParameter("ordering", str, enum=selectors.KEYFRAME_ORDERINGS),
-        ]
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    filter_backends = [FilterBackend]
+    filterset_class = KeyframeFilter
 
     def get_queryset(self) -> Any:
-        return selectors.keyframe_list(params=self.request.query_params)
+        return Keyframe.objects.all()
 
 
 class KeyframeDetailApi(APIView):
@@ -417,29 +400,11 @@ class JobListApi(generics.ListAPIView):
     permission_classes = [HasRole]
     serializer_class = JobOutput
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("dataset", int),
-            OpenApiParameter("video", int),
-            OpenApiParameter("status", str, enum=Job.Status.values),
-            OpenApiParameter("job_type", str, enum=Job.Type.values),
-        ]
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    filter_backends = [FilterBackend]
+    filterset_class = JobFilter
 
     def get_queryset(self) -> Any:
-        queryset = selectors.filter_by_ints(
-            Job.objects.order_by("-created_at", "-id").prefetch_related("depends_on"),
-            self.request,
-            dataset="dataset_id",
-            video="video_id",
-        )
-        for name, choices in (("status", Job.Status.values), ("job_type", Job.Type.values)):
-            value = selectors.query_choice(self.request.query_params, name, choices)
-            if value:
-                queryset = queryset.filter(**{name: value})
-        return queryset
+        return Job.objects.order_by("-created_at", "-id").prefetch_related("depends_on")
 
 
 class JobDetailApi(APIView):
@@ -463,14 +428,11 @@ class ModelVersionListApi(generics.ListAPIView):
     permission_classes = [HasRole]
     serializer_class = ModelVersionOutput
 
-    @extend_schema(parameters=[OpenApiParameter("dataset", int)])
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    filter_backends = [FilterBackend]
+    filterset_class = ModelVersionFilter
 
     def get_queryset(self) -> Any:
-        return selectors.filter_by_ints(
-            ModelVersion.objects.order_by("-created_at", "-id"), self.request, dataset="dataset_id"
-        )
+        return ModelVersion.objects.order_by("-created_at", "-id")
 
 
 class ModelVersionDetailApi(APIView):
@@ -499,16 +461,8 @@ class EvaluationReportListApi(generics.ListAPIView):
     permission_classes = [HasRole]
     serializer_class = EvaluationReportOutput
 
-    @extend_schema(
-        parameters=[OpenApiParameter("dataset", int), OpenApiParameter("model_version", int)]
-    )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    filter_backends = [FilterBackend]
+    filterset_class = EvaluationReportFilter
 
     def get_queryset(self) -> Any:
-        return selectors.filter_by_ints(
-            EvaluationReport.objects.order_by("-created_at", "-id"),
-            self.request,
-            dataset="dataset_id",
-            model_version="model_version_id",
-        )
+        return EvaluationReport.objects.order_by("-created_at", "-id")

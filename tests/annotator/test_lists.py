@@ -101,3 +101,50 @@ def test_pages_hold_page_size_rows(reviewer_client, ava_dataset):  # type: ignor
     first = reviewer_client.get("/api/v1/keyframes/?page_size=5").json()
 
     assert first["count"] == 7 and len(first["results"]) == 5 and first["next"]
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/keyframes/?video=abc", {"video": "'abc' is not an integer"}),
+        (
+            "/api/v1/jobs/?dataset=99999999999999999999",
+            {"dataset": "'99999999999999999999' is out of range"},
+        ),
+        ("/api/v1/keyframes/?assignee=me", {"assignee": "'me' is not an integer"}),
+        (
+            "/api/v1/evaluation-reports/1/figure/?baseline=x",
+            {"baseline": "'x' is not an integer"},
+        ),
+    ],
+)
+def test_a_bad_id_is_a_400_naming_the_parameter_and_its_value(reviewer_client, url, body):  # type: ignore[no-untyped-def]
+    response = reviewer_client.get(url)
+    assert (response.status_code, response.json()) == (400, body)
+
+
+def test_the_schema_documents_each_list_filter(admin_client):  # type: ignore[no-untyped-def]
+    import yaml
+
+    schema = yaml.safe_load(admin_client.get("/api/schema/").content)
+    keyframes = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/v1/keyframes/"]["get"]["parameters"]
+    }
+    assert keyframes["video"]["type"] == "integer" and keyframes["assignee"]["type"] == "string"
+    assert set(keyframes["status"]["enum"]) == {"unreviewed", "in_progress", "reviewed", "flagged"}
+    assert "-timestamp" in keyframes["ordering"]["enum"]
+    jobs = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/jobs/"]["get"]["parameters"]}
+    assert set(jobs["job_type"]["enum"]) == set(Job.Type.values)
+
+
+def test_the_keyframe_selector_takes_plain_arguments(reviewer, ava_dataset):  # type: ignore[no-untyped-def]
+    from annotator.errors import ApplicationError
+    from annotator.selectors import keyframe_list
+
+    video = VideoFactory(dataset=ava_dataset)
+    mine = KeyframeFactory(video=video, assignee=reviewer, timestamp=3)
+    other = KeyframeFactory(video=video, timestamp=5)
+    assert list(keyframe_list(video=video.pk, assignee=reviewer.pk)) == [mine]
+    assert list(keyframe_list(video=video.pk, assignee="none", ordering="-timestamp")) == [other]
+    with pytest.raises(ApplicationError, match="ordering = 'password'"):
+        keyframe_list(ordering="password")
