@@ -19,7 +19,10 @@ import pytest
 from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# Files the tests read live in the repository (sources and licences in tests/data/README.md).
+TEST_DATA = ROOT / "tests" / "data"
+POOL_VIDEO = TEST_DATA / "pool_30fps.mp4"
+LABEL_MAPS = ROOT / "inference" / "data"  # the product's copies of the AVA v2.2 label maps
 
 
 def pytest_configure(config: pytest.Config) -> None:

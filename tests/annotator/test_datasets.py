@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from annotator.models import Action, Dataset
 from inference.ava import parse_labelmap
-from tests.conftest import SHARED_DATA
+from tests.conftest import LABEL_MAPS
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_labelmap_download_round_trips_the_official_file(reviewer_client, ava_da
     response = reviewer_client.get(f"/api/v1/datasets/{ava_dataset.pk}/labelmap/")
 
     assert response.status_code == 200
-    official = parse_labelmap((SHARED_DATA / "ava_action_list_v2.2.pbtxt").read_text())
+    official = parse_labelmap((LABEL_MAPS / "ava_action_list_v2.2.pbtxt").read_text())
     assert parse_labelmap(response.content.decode()) == official
 
 
@@ -68,7 +68,7 @@ def test_bad_review_rules_and_bad_label_maps_are_400(manager_client, ava_dataset
 def test_import_labelmap_command_creates_the_dataset(capsys) -> None:  # type: ignore[no-untyped-def]
     call_command(
         "import_labelmap",
-        str(SHARED_DATA / "ava_action_list_v2.2_for_activitynet_2019.pbtxt"),
+        str(LABEL_MAPS / "ava_action_list_v2.2_for_activitynet_2019.pbtxt"),
         dataset="ava60",
     )
 

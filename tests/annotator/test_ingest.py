@@ -17,7 +17,7 @@ from annotator.models import Job, Keyframe, Video
 from annotator.services.ingest import keyframe_media, video_ingest
 from annotator.services.jobs import JobContext
 from annotator.services.videos import derived_media_dir
-from tests.conftest import SHARED_DATA
+from tests.conftest import POOL_VIDEO
 from tests.generated import (
     decoded_indices,
     frame_times,
@@ -26,7 +26,7 @@ from tests.generated import (
     write_index_video,
 )
 
-POOL = SHARED_DATA / "videos" / "pool_30fps.mp4"
+POOL = POOL_VIDEO
 SMALL_FAST_FRAMES, SMALL_STEP = 16, Fraction(16, 4 * 30)  # the `small` preset: 16 frames, 4 apart
 
 

@@ -12,7 +12,7 @@ from annotator.services.imports import ava_import
 from annotator.services.jobs import jobs_sweep
 from annotator.services.models import model_version_register
 from annotator.services.preannotate import preannotate_start
-from tests.conftest import SHARED_DATA, WorkerProcess, wait_for
+from tests.conftest import POOL_VIDEO, WorkerProcess, wait_for
 from tests.generated import (
     LIGHT_DETECTOR,
     detector_weights,
@@ -57,7 +57,7 @@ def test_real_and_generated_videos_are_ingested_preannotated_and_served_over_res
 ):  # type: ignore[no-untyped-def]
     from inference.synth import generate_dataset
 
-    pool = ingested(manager_client, ava_dataset, SHARED_DATA / "videos" / "pool_30fps.mp4", "pool")
+    pool = ingested(manager_client, ava_dataset, POOL_VIDEO, "pool")
     assert (pool.status, pool.fps, pool.frame_count) == ("ready", 30.0, 300)
     assert list(pool.keyframes.values_list("timestamp", flat=True)) == list(range(1, 10))
     keyframe = pool.keyframes.get(timestamp=5)

@@ -9,10 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotator.models import Job, Keyframe, Video
 from annotator.services.videos import derived_media_dir
-from tests.conftest import SHARED_DATA
+from tests.conftest import POOL_VIDEO
 
 pytestmark = pytest.mark.django_db
-POOL = SHARED_DATA / "videos" / "pool_30fps.mp4"
+POOL = POOL_VIDEO
 
 
 def upload(client, dataset, name: str, content: bytes, video_id: str = "pool"):  # type: ignore[no-untyped-def]

@@ -15,8 +15,9 @@ from inference.checkpoints import save_checkpoint
 from inference.models import build_model, preset
 from inference.predict import KeyframeBoxes
 from inference.video import DecodeStats
+from tests.conftest import POOL_VIDEO
 
-POOL = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos" / "pool_30fps.mp4"
+POOL = POOL_VIDEO
 POOL_FRAMES = 300
 BOXES = np.array([[0.1, 0.1, 0.5, 0.9], [0.4, 0.2, 0.9, 0.8]], np.float32)
 

@@ -10,9 +10,10 @@ import pytest
 
 from inference import video
 from inference.video import ClipSpec, DecodeStats, Frame
+from tests.conftest import POOL_VIDEO
 from tests.generated import COLUMNS, ROWS, read_index, write_index_video
 
-POOL = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos" / "pool_30fps.mp4"
+POOL = POOL_VIDEO
 BLOCK = 32  # each bit of a frame's index is a 32x32 black or white block: survives H.264
 write_index_video = partial(write_index_video, size=(COLUMNS * BLOCK, ROWS * BLOCK))
 
