@@ -232,6 +232,9 @@ JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 60, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_SOFT_TIME_LIMIT_SECONDS = env_int("JOB_SOFT_TIME_LIMIT_SECONDS", 6 * 3600, minimum=1)
 JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 6 * 3600 + 300, minimum=1)
+# Tests only: a folder through which a test holds a worker's job at a progress report of its
+# choosing (annotator.services.jobs.progress_gate); empty, the default, turns it off.
+JOB_PROGRESS_GATE = env_str("JOB_PROGRESS_GATE", "")
 # Redis re-delivers an unacknowledged task after this many seconds (acks_late tasks).
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
 

@@ -16,8 +16,10 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import current_app
@@ -268,10 +270,37 @@ class JobContext:
 
     def progress(self, fraction: float, message: str = "") -> None:
         job_progress(job_id=self.job.pk, progress=fraction, message=message)
+        progress_gate(job_id=self.job.pk, message=message)
 
     def check_cancel(self) -> None:
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled()
+
+
+GATE_POLL_SECONDS = 0.05
+
+
+def progress_gate(*, job_id: int, message: str) -> None:
+    """Hold the job here while a test asks it to (JOB_PROGRESS_GATE, a folder; off by default).
+
+    When the folder's `hold` file exists and the progress message starts with its text, the
+    worker writes `reached` (the job id and the message) and waits until `release` exists. Tests
+    act at a known point of a job this way (cancel it, kill its worker, let a time limit fire)
+    whatever the speed of the machine.
+    """
+    folder = settings.JOB_PROGRESS_GATE
+    if not folder:
+        return
+    gate = Path(folder)
+    try:
+        wanted = (gate / "hold").read_text()
+    except FileNotFoundError:
+        return
+    if not message.startswith(wanted):
+        return
+    (gate / "reached").write_text(f"{job_id} {message}")
+    while not (gate / "release").exists():
+        time.sleep(GATE_POLL_SECONDS)
 
 
 class _Heartbeat(threading.Thread):

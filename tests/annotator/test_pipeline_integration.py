@@ -33,6 +33,22 @@ def finished(job_id: int, timeout: float = 240.0) -> Job:
     return wait_for(lambda: Job.objects.filter(pk=job_id, status__in=DONE).first(), timeout=timeout)
 
 
+@pytest.fixture
+def gate(tmp_path: Path) -> Path:
+    """The folder through which this test holds a worker's job at a progress report
+    (`annotator.services.jobs.progress_gate`): `hold` names the report, `reached` says the job
+    is there, `release` lets it go on."""
+    folder = tmp_path / "gate"
+    folder.mkdir()
+    return folder
+
+
+def held(gate: Path) -> str:
+    """Wait until the worker holds the job at the gate; what it wrote there."""
+    reached = gate / "reached"
+    return wait_for(lambda: reached.is_file() and reached.read_text(), timeout=240, interval=0.05)
+
+
 def upload(client, dataset, path: Path, video_id: str):  # type: ignore[no-untyped-def]
     with path.open("rb") as handle:
         return client.post(
@@ -144,36 +160,48 @@ def test_a_text_file_is_refused_at_upload_and_a_broken_one_fails_its_ingest_job(
 
 
 def test_a_second_request_gets_409_and_cancel_stops_between_batches(
-    transactional_db, use_redis, media_root, model_version, manager_client, ava_dataset, tmp_path
+    transactional_db,
+    use_redis,
+    media_root,
+    model_version,
+    manager_client,
+    ava_dataset,
+    tmp_path,
+    gate,
 ):  # type: ignore[no-untyped-def]
-    video = ingested_index_video(ava_dataset, tmp_path, seconds=60)
+    video = ingested_index_video(ava_dataset, tmp_path, seconds=20)
     for keyframe in video.keyframes.all():
         PersonBox.objects.create(
             keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
         )
     url = f"/api/v1/videos/{video.pk}/preannotate/"
-    worker = WorkerProcess(use_redis, str(media_root), PREANNOTATE_BATCH_SIZE="1").start()
+    (gate / "hold").write_text("scoring")  # held after its first batch of one keyframe
+    worker = WorkerProcess(
+        use_redis, str(media_root), PREANNOTATE_BATCH_SIZE="1", JOB_PROGRESS_GATE=str(gate)
+    ).start()
+    scored = BoxScore.objects.filter(box__keyframe__video=video)
     try:
         job_id = manager_client.post(url, {"person_boxes": "human"}, format="json").json()["id"]
         conflict = manager_client.post(url, {}, format="json")
         assert conflict.status_code == 409 and conflict.json()["job"] == job_id
-        scored = BoxScore.objects.filter(box__keyframe__video=video)
-        wait_for(scored.exists, timeout=240, interval=0.05)
+        assert held(gate) == f"{job_id} scoring"
+        assert scored.count() == 1
 
         assert manager_client.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 200
+        (gate / "release").touch()
         job = finished(job_id)
     finally:
         worker.stop()
     assert job.status == "cancelled" and job.cancel_requested
-    total = video.keyframes.count()
-    assert 0 < scored.count() < total  # the finished batches stay; the rest was never scored
+    assert video.keyframes.count() == 19
+    assert scored.count() == 1  # the finished batch stays; the cancel stopped the rest
     bumped = Keyframe.objects.filter(video=video, version=2).count()
     assert bumped == scored.count()
     assert manager_client.post(url, {"person_boxes": "human"}, format="json").status_code == 202
 
 
 def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_rows(
-    transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path
+    transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path, gate
 ):  # type: ignore[no-untyped-def]
     weights = detector_weights(tmp_path / "detector.pt", LIGHT_DETECTOR)
     video = ingested_index_video(ava_dataset, tmp_path, seconds=30)
@@ -185,16 +213,20 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
         "PERSON_DETECTOR_ARCH": LIGHT_DETECTOR,
         "PERSON_DETECTOR_WEIGHTS": str(weights),
         "PERSON_DETECTOR_MAX_BOXES": "2",
+        "JOB_PROGRESS_GATE": str(gate),
     }
+    (gate / "hold").write_text("scoring")  # the first worker is held after its first batch
     first = WorkerProcess(use_redis, str(media_root), **env).start()
     second = None
     try:
         job = preannotate_start(video=video, person_boxes="detector", detector_threshold=0.0)
         made = PersonBox.objects.filter(job=job)
-        wait_for(made.exists, timeout=240, interval=0.05)
+        held(gate)
         job.refresh_from_db()
-        assert job.status == "running" and job.progress < 1, "the job ended before the kill"
+        assert job.status == "running" and job.progress < 1
+        assert made.values("keyframe").distinct().count() == 1  # one batch written
         first.kill()
+        (gate / "hold").unlink()  # the second worker runs through
         second = WorkerProcess(use_redis, str(media_root), **env).start()
         assert wait_for(jobs_sweep, timeout=30) == [job.pk]  # what beat does once the lease ends
         job = finished(job.pk)
@@ -217,21 +249,25 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
 
 
 def test_the_soft_time_limit_fails_the_job_with_its_message(
-    transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path, monkeypatch
+    transactional_db, use_redis, media_root, model_version, ava_dataset, tmp_path, monkeypatch, gate
 ):  # type: ignore[no-untyped-def]
     from annotator.tasks import preannotate_video_task
 
-    video = ingested_index_video(ava_dataset, tmp_path, seconds=60)
+    video = ingested_index_video(ava_dataset, tmp_path, seconds=10)
     for keyframe in video.keyframes.all():
         PersonBox.objects.create(
             keyframe=keyframe, x1=0.1, y1=0.1, x2=0.6, y2=0.9, source="human", state="accepted"
         )
     # The sender's settings put the limits in the message (the web process's, in production).
-    # Scoring 59 keyframes outlasts 1 s on any CPU; torch is already imported when a worker
-    # process starts, so the limit fires in the job's own work.
+    # The job is held at its first scoring report and never released, so only the limit can
+    # end it; torch is already imported when a worker process starts, so the limit fires in the
+    # job's own work.
     monkeypatch.setattr(preannotate_video_task, "soft_time_limit", 1)
     monkeypatch.setattr(preannotate_video_task, "_exec_options", None)  # Celery caches them
-    worker = WorkerProcess(use_redis, str(media_root), JOB_SOFT_TIME_LIMIT_SECONDS="1").start()
+    (gate / "hold").write_text("scoring")
+    worker = WorkerProcess(
+        use_redis, str(media_root), JOB_SOFT_TIME_LIMIT_SECONDS="1", JOB_PROGRESS_GATE=str(gate)
+    ).start()
     try:
         job = finished(preannotate_start(video=video, person_boxes="human").pk)
     finally:
