@@ -180,7 +180,7 @@ def _ground_truth_sql() -> str:
     return (
         # CASTs drop the columns' declared types, so SQLite's driver does not look up a
         # converter for each of the millions of values (a third of the query's time).
-        f"SELECT CAST(k.timestamp AS BIGINT), CAST(b.x1 AS DOUBLE PRECISION), "  # noqa: S608
+        f"SELECT CAST(k.timestamp AS BIGINT), CAST(b.x1 AS DOUBLE PRECISION), "
         f"CAST(b.y1 AS DOUBLE PRECISION), CAST(b.x2 AS DOUBLE PRECISION), "
         f"CAST(b.y2 AS DOUBLE PRECISION), CAST(a.action_id AS BIGINT), CAST(b.person_id AS BIGINT) "
         f"FROM {keyframe} k JOIN {box} b ON b.keyframe_id = k.id "
@@ -258,7 +258,7 @@ def _export_model(
     ):
         if scores is not None:
             vector = np.frombuffer(scores, dtype=np.float16)
-            pairs = zip(action_ids, vector.tolist(), strict=True)
+            pairs: list[tuple[int, float]] = list(zip(action_ids, vector.tolist(), strict=True))
         else:
             pairs = sorted(scored_labels.get(box_id, []))
         rows.extend(

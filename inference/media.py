@@ -277,7 +277,7 @@ def keyframe_images(paths: Iterable[Path]) -> Iterator[Image.Image]:
 
 def decode_keyframe_images(
     video_path: str | Path, timestamps: Iterable[int], time_offset: float, size: tuple[int, int]
-) -> Iterator[tuple[int, Image.Image]]:
+) -> Generator[tuple[int, Image.Image], None, None]:
     """(timestamp, image at `size`) of each keyframe shown in the video, in one decode."""
 
     def convert(frame: Frame) -> Image.Image:

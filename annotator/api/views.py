@@ -1,7 +1,7 @@
 """REST API under /api/v1/: views parse input, call one service or selector, render output."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: it would shadow the `annotations` service module
+# imported below. Every annotation in this module names a class imported at run time.
 from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse

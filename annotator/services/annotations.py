@@ -252,8 +252,8 @@ def _labels_save(
             raise ApplicationError(f"boxes[{index}]: action id {label.action_id} given twice")
         wanted[label.action_id] = label.state
     for action_id, state in wanted.items():
-        label = current.get(action_id)
-        if label is None:
+        existing = current.get(action_id)
+        if existing is None:
             created = BoxLabel.objects.create(
                 box=box, action=actions[action_id], source=Source.HUMAN, state=state
             )
@@ -264,11 +264,11 @@ def _labels_save(
                 None,
                 {"box": box.pk, "action_id": action_id, "state": state},
             )
-        elif label.state != state:
-            before = {"box": box.pk, "action_id": action_id, "state": label.state}
-            label.state = state
-            label.save(update_fields=["state"])
-            record("label.update", "label", label.pk, before, {**before, "state": state})
+        elif existing.state != state:
+            before = {"box": box.pk, "action_id": action_id, "state": existing.state}
+            existing.state = state
+            existing.save(update_fields=["state"])
+            record("label.update", "label", existing.pk, before, {**before, "state": state})
     for action_id, label in current.items():
         if action_id in wanted:
             continue

@@ -50,7 +50,7 @@ class JobCancelled(Exception):
     """Raised inside a job's work when a cancel was asked for; finished batches stay."""
 
 
-class JobWaiting(Exception):  # noqa: N818 - a signal, like JobCancelled, not an error
+class JobWaiting(Exception):  # a signal, like JobCancelled, not an error: no "Error" suffix
     """Raised inside a job's work after it added the jobs it waits for to `depends_on`."""
 
     def __init__(self, message: str) -> None:
