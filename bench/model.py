@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from inference.checkpoints import convert  # noqa: E402
+from inference.checkpoints import convert
 
 SIZE, SLOW_FRAMES, ALPHA = 224, 8, 4
 

@@ -25,16 +25,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from inference import video  # noqa: E402
-from inference.models import build_model, preset  # noqa: E402
-from inference.predict import (  # noqa: E402
+from inference import video
+from inference.models import build_model, preset
+from inference.predict import (
     KeyframeBoxes,
     Preprocess,
     clip_spec,
     model_inputs,
     predict_video,
 )
-from inference.video import DecodeStats  # noqa: E402
+from inference.video import DecodeStats
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
 BOXES = np.array([[0.1, 0.2, 0.3, 0.9], [0.4, 0.1, 0.6, 0.8], [0.7, 0.3, 0.95, 0.95]], np.float32)
