@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 
 from annotator.models import Dataset, EvaluationReport, Job, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
-from annotator.services.evaluation import BOX_SOURCES
+from annotator.services.evaluation import SCORED_BOX_SOURCES
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
@@ -84,7 +84,7 @@ def _start_choices() -> dict[str, object]:
         .distinct()
         .order_by("dataset_id", "video_id")
         .only("pk", "dataset_id", "video_id"),
-        "box_sources": BOX_SOURCES,
+        "box_sources": SCORED_BOX_SOURCES,
     }
 
 

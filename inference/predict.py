@@ -27,7 +27,7 @@ from inference.concurrency import read_ahead
 from inference.models import SlowFast
 from inference.video import ClipSpec, DecodeStats, Frame, Seconds
 
-Progress = Callable[[int, int], None]
+CountProgress = Callable[[int, int], None]  # (done, total) keyframes
 _QUEUE_BATCHES = 2  # batches prepared ahead of the model: overlap without hoarding memory
 
 
@@ -158,7 +158,7 @@ def predict_video(
     time_offset: Seconds = 0,
     batch_size: int = 8,
     preprocess: Preprocess | None = None,
-    progress: Progress | None = None,
+    progress: CountProgress | None = None,
     stats: DecodeStats | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (timestamp, (N, classes) float32 scores) per keyframe, decoding the video once.

@@ -24,7 +24,7 @@ from annotator.api.filters import query_id
 from annotator.api.permissions import HasRole, IsManager
 from annotator.api.serializers import EvaluationReportOutput, JobOutput, version_in_dataset
 from annotator.models import Dataset, EvaluationReport, Video
-from annotator.services.evaluation import BOX_SOURCES, evaluation_start
+from annotator.services.evaluation import SCORED_BOX_SOURCES, evaluation_start
 from inference.figures import figure_png, figure_svg
 
 BASELINE = OpenApiParameter(
@@ -51,7 +51,7 @@ class DatasetEvaluateApi(APIView):
         )
         gold_only = serializers.BooleanField(default=False)
         box_source = serializers.ChoiceField(
-            choices=BOX_SOURCES,
+            choices=SCORED_BOX_SOURCES,
             default="detections",
             help_text="detections: the boxes pre-annotation scored (as AVA evaluates); "
             "ground_truth: the ground-truth boxes",

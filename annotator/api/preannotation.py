@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from annotator.api.permissions import IsManager
 from annotator.api.serializers import JobOutput, version_in_dataset
 from annotator.models import Video
-from annotator.services.preannotate import BOX_SOURCES, preannotate_start
+from annotator.services.preannotate import PERSON_BOX_SOURCES, preannotate_start
 
 
 class VideoPreannotateApi(APIView):
@@ -23,7 +23,7 @@ class VideoPreannotateApi(APIView):
     class VideoPreannotateInput(serializers.Serializer):
         include_reviewed = serializers.BooleanField(default=False)
         person_boxes = serializers.ChoiceField(
-            choices=BOX_SOURCES,
+            choices=PERSON_BOX_SOURCES,
             default="auto",
             help_text="auto: an imported AVA person-box file if the video has one, else the "
             "detector's boxes of earlier runs, detecting where a keyframe has none (every "

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from inference.ava import AvaRows, LabelMap
     from inference.evaluation import EvaluationResult
 
-BOX_SOURCES = ("detections", "ground_truth")
+SCORED_BOX_SOURCES = ("detections", "ground_truth")
 MISSING_EXAMPLES = 5  # keyframes named in the message when scores are missing
 CHUNK = 20_000  # rows per database fetch
 BATCH_BOXES = 4096  # boxes per batch of detection rows
@@ -79,8 +79,8 @@ def evaluation_start(
     user: Any = None,
 ) -> Job:
     """Queue an evaluation of a model version (and a baseline to compare it with) on the dataset."""
-    if box_source not in BOX_SOURCES:
-        raise ApplicationError(f"box_source = {box_source!r}: expected one of {BOX_SOURCES}")
+    if box_source not in SCORED_BOX_SOURCES:
+        raise ApplicationError(f"box_source = {box_source!r}: expected one of {SCORED_BOX_SOURCES}")
     versions = [baseline, model_version] if baseline is not None else [model_version]
     for version in versions:
         if version.dataset_id != dataset.pk:

@@ -54,7 +54,7 @@ from annotator.services.models import model_version_checkpoint
 from annotator.services.videos import derived_media_dir
 from inference.boxes import PlannedBox, overlaps_any, plan_keyframe_boxes
 
-BOX_SOURCES = ("auto", "imported", "detector", "human")
+PERSON_BOX_SOURCES = ("auto", "imported", "detector", "human")
 OVERLAP_IOU = 0.5
 DETECT_BATCH = 4  # keyframe images per detector call
 
@@ -74,8 +74,10 @@ def preannotate_start(
     """Queue pre-annotation of a video with a model version (the dataset's active one by default);
     one active job per video. `keyframes` (pks) scores exactly those; `started_by` is the job
     that waits for this one (cancelling it cancels this one)."""
-    if person_boxes not in BOX_SOURCES:
-        raise ApplicationError(f"person_boxes = {person_boxes!r}: expected one of {BOX_SOURCES}")
+    if person_boxes not in PERSON_BOX_SOURCES:
+        raise ApplicationError(
+            f"person_boxes = {person_boxes!r}: expected one of {PERSON_BOX_SOURCES}"
+        )
     if detector_threshold is not None and not 0.0 <= detector_threshold <= 1.0:
         raise ApplicationError(f"detector_threshold = {detector_threshold!r}: must be in [0, 1]")
     if video.status != Video.Status.READY:
