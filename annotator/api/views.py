@@ -38,6 +38,7 @@ from annotator.models import (
     Video,
 )
 from annotator.services import annotations, datasets, imports, jobs, users, videos
+from annotator.validation import VIDEO_ID_PATTERN
 
 
 class HealthApi(APIView):
@@ -128,7 +129,7 @@ class DatasetDetailApi(APIView):
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         data = self.DatasetDetailInput(data=request.data)
         data.is_valid(raise_exception=True)
-        dataset = datasets.dataset_update(dataset=dataset, **data.validated_data)
+        dataset = datasets.dataset_update(dataset=dataset, user=request.user, **data.validated_data)
         return Response(DatasetOutput(dataset).data)
 
     @extend_schema(responses={204: None})
@@ -256,7 +257,7 @@ class VideoListApi(generics.ListAPIView):
 
     class VideoListInput(serializers.Serializer):
         dataset = serializers.IntegerField()
-        video_id = serializers.RegexField(r"^[A-Za-z0-9_.\-]{1,200}$")
+        video_id = serializers.RegexField(VIDEO_ID_PATTERN)
         file = serializers.FileField()
         time_offset = serializers.FloatField(default=0.0, min_value=0.0)
 

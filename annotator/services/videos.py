@@ -13,6 +13,7 @@ from django.db import transaction
 
 from annotator.errors import ApplicationError
 from annotator.models import Dataset, Job, Video
+from annotator.validation import video_id_check
 
 
 def video_check_container(path: str | Path, name: str) -> None:
@@ -29,7 +30,9 @@ def video_check_container(path: str | Path, name: str) -> None:
     except ApplicationError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as error:
-        raise ApplicationError(f"{name}: not a readable video container ({error})") from error
+        # FFmpeg's message quotes the file it opened: a server path, for an upload a temporary one.
+        reason = getattr(error, "strerror", None) or str(error).replace(str(path), name)
+        raise ApplicationError(f"{name}: not a readable video container ({reason})") from error
 
 
 def derived_media_dir(video: Video) -> Path:
@@ -48,6 +51,7 @@ def video_create(
     """Store an uploaded or server-side video file and queue its ingest job."""
     from annotator.services.jobs import job_create
 
+    video_id_check(value=video_id)
     if Video.objects.filter(dataset=dataset, video_id=video_id).exists():
         raise ApplicationError(f"video id {video_id!r} already exists in dataset {dataset.name!r}")
     size = upload.size or 0
