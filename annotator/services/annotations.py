@@ -353,6 +353,7 @@ def keyframe_status_set(*, keyframe_id: int, status: str, user: AbstractBaseUser
         keyframe = Keyframe.objects.select_for_update().get(pk=keyframe_id)
         before = {"status": keyframe.status, "reviewed_by": keyframe.reviewed_by_id}
         if status == Keyframe.Status.REVIEWED:
+            review_rules_check(keyframe=keyframe, rules=keyframe.video.dataset.review_rules)
             keyframe.reviewed_by = user  # type: ignore[assignment]
             keyframe.reviewed_at = timezone.now()
         keyframe.status = status

@@ -72,7 +72,8 @@ def dataset_create_default() -> Dataset:
     )
 
 
-def _rules_validate(rules: Any) -> dict[str, dict[str, int]]:
+def rules_validate(rules: Any) -> dict[str, dict[str, int]]:
+    """Review rules as given, or an ApplicationError naming the bad entry."""
     if not isinstance(rules, dict):
         raise ApplicationError(
             f"review_rules = {rules!r}: must be an object of action type -> {{min, max}}"
@@ -106,14 +107,14 @@ def dataset_create(*, name: str, description: str = "", review_rules: Any = None
         raise ApplicationError(f"a dataset named {name!r} exists already")
     fields: dict[str, Any] = {"name": name, "description": description}
     if review_rules is not None:
-        fields["review_rules"] = _rules_validate(review_rules)
+        fields["review_rules"] = rules_validate(review_rules)
     return Dataset.objects.create(**fields)
 
 
 def dataset_update(*, dataset: Dataset, user: Any = None, **fields: Any) -> Dataset:
     """Change a dataset's description, review rules or active model version."""
     if "review_rules" in fields:
-        fields["review_rules"] = _rules_validate(fields["review_rules"])
+        fields["review_rules"] = rules_validate(fields["review_rules"])
     for name in ("name", "description"):
         if name in fields:
             text_check(field=name, value=fields[name], multiline=name == "description")

@@ -59,17 +59,7 @@ def video_create(
         raise ApplicationError(
             f"{upload.name}: {size} bytes is over the limit of {settings.MAX_VIDEO_UPLOAD_BYTES}"
         )
-    temporary_path = getattr(upload, "temporary_file_path", None)
-    if temporary_path is not None:
-        video_check_container(temporary_path(), upload.name)
-    elif (
-        hasattr(upload, "file")
-        and hasattr(upload.file, "name")
-        and Path(str(upload.file.name)).is_file()
-    ):
-        video_check_container(upload.file.name, upload.name)
-    else:
-        video_check_container_bytes(upload)
+    video_upload_check(upload=upload)
     with transaction.atomic():
         video = Video(dataset=dataset, video_id=video_id, time_offset=time_offset, size_bytes=size)
         video.file.save(Path(upload.name).name, upload, save=False)
@@ -82,6 +72,21 @@ def video_create(
             video=video,
         )
     return video
+
+
+def video_upload_check(*, upload: UploadedFile | File) -> None:
+    """Refuse an upload or server-side file that is not a video PyAV can decode."""
+    temporary_path = getattr(upload, "temporary_file_path", None)
+    if temporary_path is not None:
+        video_check_container(temporary_path(), upload.name)
+    elif (
+        hasattr(upload, "file")
+        and hasattr(upload.file, "name")
+        and Path(str(upload.file.name)).is_file()
+    ):
+        video_check_container(upload.file.name, upload.name)
+    else:
+        video_check_container_bytes(upload)
 
 
 def video_check_container_bytes(upload: UploadedFile | File) -> None:
