@@ -144,6 +144,43 @@ def test_it_refuses_a_malformed_bind() -> None:
     assert "expected HOST:PORT" in result.stderr
 
 
+@pytest.mark.integration
+def test_runserver_serves_static_files_and_the_products_pages_with_debug_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "PYTEST"))
+    }
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'runserver.sqlite3'}"
+    process = subprocess.Popen(
+        [".venv/bin/python", "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/static/css/app.css", timeout=2).close()
+                break
+            except OSError:  # not listening yet
+                time.sleep(0.5)
+        static = _get(f"{url}/static/css/app.css")
+        missing = _get(f"{url}/no-such-page/")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+    assert static[0] == 200 and ":root" in static[2]
+    assert missing[0] == 404 and "Page not found" in missing[2]
+    assert not [marker for marker in DEBUG_MARKERS if marker in missing[2]]
+
+
 def test_debug_is_off_unless_asked_for() -> None:
     show = "from django.conf import settings; print(settings.DEBUG)"
 
