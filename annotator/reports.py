@@ -116,7 +116,18 @@ def comparison_csv(comparison: Comparison) -> str:
     return out.getvalue()
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP: CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """Text for a CSV meant for people: a leading formula character is neutralised by a quote."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return csv_safe(value)
     return int(value) if isinstance(value, bool) else value

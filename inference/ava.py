@@ -95,20 +95,37 @@ KINDS: dict[str, str] = {
 }
 _FIELDS = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id")
 _PEEK_LINES = 1000
+# Numbers are stored as signed 64-bit integers (timestamps, action ids, person ids).
+_INT64 = (-(2**63), 2**63 - 1)
+# ":LINE: " after the file name in a message
+_LINE_OF = re.compile(r".*?:(\d+): ")
 # (line, position in line, message): errors sort by line, then by position
 _Problem = tuple[int, int, str]
 
 
 class AvaFormatError(ValueError):
-    """Bad AVA input: ``messages`` (first errors, ``file:line: ...``) and ``total`` (all)."""
+    """Bad AVA input: ``messages`` (first errors, ``file:line: ...``), ``total`` (all errors) and
+    ``rows`` (how many rows have at least one)."""
 
-    def __init__(self, messages: Sequence[str], total: int | None = None) -> None:
+    def __init__(
+        self, messages: Sequence[str], total: int | None = None, rows: int | None = None
+    ) -> None:
         self.messages = list(messages[:MAX_MESSAGES])
         self.total = len(messages) if total is None else total
+        self.rows = _lines_of(messages) if rows is None else rows
         text = "\n".join(self.messages)
         if self.total > len(self.messages):
             text += f"\n... and {self.total - len(self.messages)} more errors"
         super().__init__(text)
+
+
+def _lines_of(messages: Sequence[str]) -> int:
+    """How many distinct lines ``file:line: ...`` messages name (messages without one count 1)."""
+    lines = set()
+    for index, message in enumerate(messages):
+        match = _LINE_OF.match(message)
+        lines.add(match.group(1) if match else f"#{index}")
+    return len(lines)
 
 
 class _NeedsExactParse(Exception):
@@ -213,16 +230,34 @@ def _peek_width(path: Path) -> tuple[int, bool]:
     return (2 if 2 in widths else 8), mixed
 
 
+# Bytes that are not UTF-8, kept as lone surrogates by the "surrogateescape" error handler.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _video_id_error(text: str) -> str | None:
+    if _UNDECODABLE.search(text):
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return f"field 'video_id' = '{shown}': not UTF-8 text"
+    return None
+
+
 def _field_errors(
     name: str, text: str, integer: bool, required: bool
 ) -> tuple[float | int | None, str | None]:
     """Parse one numeric field the way the fast path does: (value, error message)."""
     if text == "":
         return (None, None) if not required else (None, f"field {name!r} = '': not a number")
+    if _UNDECODABLE.search(text):
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return None, f"field {name!r} = '{shown}': not UTF-8 text"
     try:
-        return (int(text) if integer else float(text)), None
+        number = int(text) if integer else float(text)
     except ValueError:
         pass
+    else:
+        if integer and not _INT64[0] <= number <= _INT64[1]:
+            return None, f"field {name!r} = {text!r}: out of range"
+        return number, None
     try:
         float(text)
     except ValueError:
@@ -238,6 +273,9 @@ def _parse_special(
     if width not in (2, 7, 8):
         return None, [f"{where}: expected 2, 7 or 8 columns, got {width}"]
     errors = []
+    video_error = _video_id_error(fields[0])
+    if video_error:
+        errors.append(f"{where}: {video_error}")
     timestamp, error = _field_errors("timestamp", fields[1], integer=True, required=True)
     if error:
         errors.append(f"{where}: {error}")
@@ -287,7 +325,8 @@ def _rows_from_python(
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of each line; a line the csv module cannot split is an error."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+    # Bytes that are not UTF-8 survive as surrogates, so the field that holds them is named.
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle)
         while True:
             try:
@@ -421,13 +460,13 @@ def _convert(
     return rows, empty, blank
 
 
-def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
-    """Structural parse: (rows that parsed, first problems, problem count).
+def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int, int]:
+    """Structural parse: (rows that parsed, first problems, problem count, bad row count).
 
     The fast pyarrow path falls back to the exact Python path when a value does not convert.
     """
     if os.path.getsize(path) == 0:
-        return _empty_rows(), [], 0
+        return _empty_rows(), [], 0, 0
     try:
         width, mixed = _peek_width(path)
         names = ["video_id", "timestamp", *_FIELDS[2:], "col8"][:width]
@@ -437,7 +476,8 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
             table, odd = _arrow_read(path, names, threads=False)
     except (pa.ArrowInvalid, UnicodeDecodeError, _NeedsExactParse):
         rows, slow_problems = _read_python(path, kind)
-        return rows, slow_problems, len(slow_problems)
+        bad_rows = len({number for number, _, _ in slow_problems})
+        return rows, slow_problems, len(slow_problems), bad_rows
     rows, empty, blank = _convert(table, width, kind)
     del table
     n = len(rows)
@@ -459,6 +499,7 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
             message = f"{path}:{line[i]}: field {name!r} = '': not a number"
             problems.append((int(line[i]), 0, message))
 
+    bad_rows = int(broken.sum())
     extra = []
     for number, text in odd:
         assert number is not None
@@ -468,6 +509,7 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
         row, row_errors = _parse_special(fields, kind, f"{path}:{number}")
         problems.extend((number, 0, message) for message in row_errors)
         error_count += len(row_errors)
+        bad_rows += bool(row_errors)
         if row is not None:
             extra.append((row, number))
 
@@ -478,7 +520,7 @@ def _parse(path: Path, kind: str) -> tuple[AvaRows, list[_Problem], int]:
     if extra:
         rows = _concat(rows, _rows_from_python([row for row, _ in extra], [n for _, n in extra]))
         rows = _take(rows, np.argsort(rows.line, kind="stable"))
-    return rows, problems, error_count
+    return rows, problems, error_count, bad_rows
 
 
 def iter_ava_batches(
@@ -593,7 +635,7 @@ def _line_texts(path: Path, numbers: Iterable[int]) -> dict[int, list[str]]:
     if not wanted:
         return found
     last = max(wanted)
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8", errors="backslashreplace", newline="") as handle:
         for number, fields in enumerate(csv.reader(handle), start=1):
             if number in wanted:
                 found[number] = fields
@@ -608,8 +650,8 @@ def _validate(
     kind: str,
     action_ids: Collection[int] | None,
     videos: Collection[str] | None,
-) -> tuple[list[_Problem], int]:
-    """Semantic checks over the whole file: (first problems, problem count)."""
+) -> tuple[list[_Problem], int, int]:
+    """Semantic checks over the whole file: (first problems, problem count, bad row count)."""
     has_box = rows.columns >= 7
     checks: list[tuple[np.ndarray, int, str]] = []  # (bad mask, field column, reason)
     checks.append((rows.timestamp < 0, 1, "must be >= 0"))
@@ -642,12 +684,15 @@ def _validate(
 
     found: list[tuple[int, int, str, str]] = []  # (row, field, reason, line of first copy)
     total = 0
+    bad_row = np.zeros(len(rows), bool)
     for bad, field, reason in checks:
+        bad_row |= bad
         where = np.flatnonzero(bad)
         total += len(where)
         found.extend((int(i), field, reason, "") for i in where[: MAX_MESSAGES + 1])
     duplicate, first = _duplicates(rows)
     total += len(duplicate)
+    bad_row[duplicate] = True
     found.extend((int(i), -1, "", str(rows.line[j])) for i, j in zip(duplicate, first, strict=True))
     found.sort(key=lambda p: (rows.line[p[0]], p[1]))
     found = found[:MAX_MESSAGES]
@@ -667,7 +712,7 @@ def _validate(
             )
             message = f"field {names[field]!r} = {text!r}: {reason}"
         problems.append((number, field, f"{path}:{number}: {message}"))
-    return problems, total
+    return problems, total, int(bad_row.sum())
 
 
 def _duplicates(rows: AvaRows) -> tuple[np.ndarray, np.ndarray]:
@@ -700,14 +745,15 @@ def read_ava_csv(
     """Read an AVA CSV file (ground truth, predictions or person boxes) as validated columns."""
     _check_kind(kind)
     path = Path(path)
-    rows, problems, total = _parse(path, kind)
+    rows, problems, total, bad_rows = _parse(path, kind)
     if validate:
-        more, more_total = _validate(path, rows, kind, action_ids, videos)
+        more, more_total, more_rows = _validate(path, rows, kind, action_ids, videos)
         problems += more
         total += more_total
+        bad_rows += more_rows
     if total:
         problems.sort(key=lambda problem: problem[:2])
-        raise AvaFormatError([message for _, _, message in problems], total=total)
+        raise AvaFormatError([message for _, _, message in problems], total=total, rows=bad_rows)
     return rows
 
 
@@ -730,6 +776,10 @@ def read_excluded(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
             continue
         if timestamp < 0:
             errors.append(f"{where}: field 'timestamp' = {fields[1]!r}: must be >= 0")
+            continue
+        video_error = _video_id_error(fields[0])
+        if video_error:
+            errors.append(f"{where}: {video_error}")
             continue
         key = (fields[0], int(timestamp))
         if key in seen:
@@ -890,6 +940,11 @@ def write_excluded(path: str | os.PathLike[str], keyframes: Iterable[tuple[str, 
 
 # --- label maps ------------------------------------------------------------------------------
 
+# C0 and C1 control characters (NUL included) and DEL: never part of a name or id.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Action ids are stored as 32-bit integers.
+_MAX_ACTION_ID = 2**31 - 1
+
 _TOKEN = re.compile(
     r'(?P<space>\s+)|(?P<comment>#[^\n]*)|(?P<punct>[{}:])|"(?P<string>(?:[^"\\\n]|\\.)*)"'
     r'|(?P<word>[^\s{}:"#]+)|(?P<bad>.)'
@@ -962,6 +1017,17 @@ def parse_labelmap(text: str, source: str = "<labelmap>") -> LabelMap:
                 f"{seen[action_id]}"
             )
         seen[action_id] = id_line
+        if action_id > _MAX_ACTION_ID:
+            raise ValueError(
+                f"{source}:{id_line}: field {id_key!r} = {id_text!r}: must be <= {_MAX_ACTION_ID}"
+            )
+        for key in ("name", "display_name", "label_type"):
+            value, line = fields.get(key, ("", 0))
+            if _CONTROL.search(value):
+                raise ValueError(
+                    f"{source}:{line}: field {key!r} = {value!r}: control characters are not "
+                    "allowed"
+                )
         name = fields.get("name", fields.get("display_name", ("", 0)))[0]
         label_type = fields["label_type"][0] if "label_type" in fields else None
         actions.append(ActionLabel(id=action_id, name=name, type=label_type))
@@ -970,9 +1036,17 @@ def parse_labelmap(text: str, source: str = "<labelmap>") -> LabelMap:
     return LabelMap(actions=tuple(actions))
 
 
-def read_labelmap(path: str | os.PathLike[str]) -> LabelMap:
-    """Read a pbtxt label map (either form)."""
-    return parse_labelmap(Path(path).read_text(encoding="utf-8"), source=str(path))
+def read_labelmap(path: str | os.PathLike[str], source: str | None = None) -> LabelMap:
+    """Read a pbtxt label map (either form); messages name ``source`` (default: the path)."""
+    source = source or str(path)
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        bad = raw[error.start : error.end].hex()
+        raise ValueError(f"{source}:{line}: not UTF-8 text (byte 0x{bad})") from None
+    return parse_labelmap(text, source=source)
 
 
 def _quote(text: str) -> str:

@@ -1,8 +1,9 @@
 """Settings from environment variables.
 
-Development defaults make `manage.py` work with no variables set. With `DJANGO_ENV=production` the
-settings refuse to start without a real secret key and allowed hosts, and turn on HTTPS-only
-cookies and HSTS so that `manage.py check --deploy` is clean.
+Development defaults make `manage.py` work with no variables set; debug pages stay off unless
+`DJANGO_DEBUG=1` asks for them. With `DJANGO_ENV=production` the settings refuse to start without a
+real secret key and allowed hosts, and turn on HTTPS-only cookies and HSTS so that
+`manage.py check --deploy` is clean.
 """
 
 from __future__ import annotations
@@ -113,10 +114,18 @@ PRODUCTION = DJANGO_ENV == "production"
 
 DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "" if PRODUCTION else DEV_SECRET_KEY)
+# scripts/run keeps a generated key in a file (var/secret_key), so it never sits in the environment.
+SECRET_KEY_FILE = env_str("DJANGO_SECRET_KEY_FILE", "")
+if SECRET_KEY_FILE:
+    try:
+        SECRET_KEY = Path(SECRET_KEY_FILE).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"DJANGO_SECRET_KEY_FILE={SECRET_KEY_FILE!r}: {error}") from None
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY == DEV_SECRET_KEY):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to a random string of 50+ characters")
 
-DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+# Off unless asked for: a debug page shows settings and URL patterns to whoever triggers it.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
 
@@ -133,15 +142,20 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: `runserver` serves static files through whitenoise, as gunicorn does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "annotator",
 ]
 
 MIDDLEWARE = [
+    # First, so that its header reaches every response, those of errors raised further in too.
+    "webapp.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -150,7 +164,33 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after AXES_FAILURE_LIMIT failed logins for one user name from one address,
+# that pair is locked out for AXES_COOLOFF_MINUTES (a 429 with the lockout page).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# No inline script or style anywhere (admin and API docs included): every page loads its code
+# and styles as files from this origin. Swagger UI and the admin draw SVG icons from data: URLs.
+CONTENT_SECURITY_POLICY = env_str(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 
 ROOT_URLCONF = "webapp.urls"
 WSGI_APPLICATION = "webapp.wsgi.application"
@@ -196,6 +236,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+# Outside production whitenoise also serves straight from the source folders, so static files
+# work with debug off before (or without) collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 

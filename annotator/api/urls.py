@@ -19,6 +19,7 @@ register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("health/", views.HealthApi.as_view(), name="api-health"),
+    path("auth/token/", views.AuthTokenApi.as_view(), name="api-auth-token"),
     path("datasets/", views.DatasetListApi.as_view(), name="api-datasets"),
     path("datasets/<id:dataset_id>/", views.DatasetDetailApi.as_view(), name="api-dataset"),
     path(

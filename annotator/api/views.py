@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -46,12 +46,15 @@ from annotator.models import (
     State,
     Video,
 )
-from annotator.services import annotations, datasets, imports, jobs, videos
+from annotator.services import annotations, datasets, imports, jobs, users, videos
+from annotator.validation import VIDEO_ID_PATTERN
 
 
 class HealthApi(APIView):
+    """Anyone sees which backend is up; only a logged-in user sees why one is down (the reason
+    may name hosts and ports)."""
+
     permission_classes = [AllowAny]
-    authentication_classes: list[Any] = []
 
     @extend_schema(
         responses={
@@ -76,9 +79,25 @@ class HealthApi(APIView):
     def get(self, request: Request) -> Response:
         report = selectors.health_check()
         healthy = all(value == "ok" for value in report.values())
+        if not request.user.is_authenticated:
+            report = {name: "ok" if value == "ok" else "error" for name, value in report.items()}
         return Response(
             report, status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE
         )
+
+
+class AuthTokenApi(APIView):
+    """The API token of the logged-in user (created on first use): send it as
+    `Authorization: Token <key>`."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("AuthToken", {"token": serializers.CharField()})},
+    )
+    def post(self, request: Request) -> Response:
+        return Response({"token": users.user_token_get(user=request.user)})
 
 
 # --- datasets and actions -------------------------------------------------------------------
@@ -119,7 +138,7 @@ class DatasetDetailApi(APIView):
         dataset = get_object_or_404(Dataset, pk=dataset_id)
         data = self.DatasetDetailInput(data=request.data)
         data.is_valid(raise_exception=True)
-        dataset = datasets.dataset_update(dataset=dataset, **data.validated_data)
+        dataset = datasets.dataset_update(dataset=dataset, user=request.user, **data.validated_data)
         return Response(DatasetOutput(dataset).data)
 
     @extend_schema(responses={204: None})
@@ -244,7 +263,7 @@ class VideoListApi(generics.ListAPIView):
 
     class VideoListInput(serializers.Serializer):
         dataset = serializers.IntegerField()
-        video_id = serializers.RegexField(r"^[A-Za-z0-9_.\-]{1,200}$")
+        video_id = serializers.RegexField(VIDEO_ID_PATTERN)
         file = serializers.FileField()
         time_offset = serializers.FloatField(default=0.0, min_value=0.0)
 
@@ -254,7 +273,14 @@ class VideoListApi(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return Video.objects.order_by("dataset_id", "video_id")
 
-    @extend_schema(request={"multipart/form-data": VideoListInput}, responses={201: VideoOutput})
+    @extend_schema(
+        request={"multipart/form-data": VideoListInput},
+        responses={
+            201: inline_serializer(
+                "VideoCreated", {**VideoOutput().get_fields(), "ingest_job": JobOutput()}
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.VideoListInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -266,7 +292,9 @@ class VideoListApi(generics.ListAPIView):
             time_offset=data.validated_data["time_offset"],
             user=request.user,
         )
-        return Response(VideoOutput(video).data, status=status.HTTP_201_CREATED)
+        ingest_job = Job.objects.filter(video=video, job_type=Job.Type.INGEST).latest("pk")
+        body = {**VideoOutput(video).data, "ingest_job": JobOutput(ingest_job).data}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class VideoDetailApi(APIView):

@@ -179,22 +179,25 @@ def keyframe_annotations_save(
 
         now = timezone.now()
         keyframe.refresh_from_db()
-        if status is not None and status != keyframe.status:
+        if status is not None:
             if status not in Keyframe.Status.values:
                 raise ApplicationError(
                     f"field 'status' = {status!r}: must be one of {Keyframe.Status.values}"
                 )
+            # Whoever marks a keyframe reviewed is its reviewer, also when it was reviewed
+            # already (by an import, which names nobody, or by another person).
             if status == Keyframe.Status.REVIEWED:
                 review_rules_check(keyframe=keyframe, rules=dataset.review_rules)
                 keyframe.reviewed_by = user  # type: ignore[assignment]
                 keyframe.reviewed_at = now
-            record(
-                "keyframe.status",
-                "keyframe",
-                keyframe.pk,
-                {"status": keyframe.status},
-                {"status": status},
-            )
+            if status != keyframe.status:
+                record(
+                    "keyframe.status",
+                    "keyframe",
+                    keyframe.pk,
+                    {"status": keyframe.status},
+                    {"status": status},
+                )
             keyframe.status = status
             keyframe.save(update_fields=["status", "reviewed_by", "reviewed_at"])
         AuditEvent.objects.bulk_create(audit)
@@ -337,4 +340,32 @@ def keyframe_update(
                 before=before,
                 after=after,
             )
+    return keyframe
+
+
+def keyframe_status_set(*, keyframe_id: int, status: str, user: AbstractBaseUser) -> Keyframe:
+    """Set a keyframe's review status (the admin's actions); bumps the version and is audited."""
+    if status not in Keyframe.Status.values:
+        raise ApplicationError(
+            f"field 'status' = {status!r}: must be one of {Keyframe.Status.values}"
+        )
+    with transaction.atomic():
+        keyframe = Keyframe.objects.select_for_update().get(pk=keyframe_id)
+        before = {"status": keyframe.status, "reviewed_by": keyframe.reviewed_by_id}
+        if status == Keyframe.Status.REVIEWED:
+            review_rules_check(keyframe=keyframe, rules=keyframe.video.dataset.review_rules)
+            keyframe.reviewed_by = user  # type: ignore[assignment]
+            keyframe.reviewed_at = timezone.now()
+        keyframe.status = status
+        keyframe.version += 1
+        keyframe.save(update_fields=["status", "reviewed_by", "reviewed_at", "version"])
+        AuditEvent.objects.create(
+            user=user,
+            verb="keyframe.status",
+            keyframe=keyframe,
+            object_type="keyframe",
+            object_id=keyframe.pk,
+            before=before,
+            after={"status": keyframe.status, "reviewed_by": keyframe.reviewed_by_id},
+        )
     return keyframe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from annotator.models import (
     Video,
 )
 from annotator.services.bulk import ids_reserve, rows_insert
+from annotator.validation import VIDEO_ID, VIDEO_ID_PATTERN
 
 KINDS = ["gt", "predictions", "person-boxes", "excluded"]
 KEYFRAME_COLUMNS = ("video_id", "timestamp", "status", "version", "excluded", "gold")
@@ -47,6 +49,7 @@ BOX_COLUMNS = (
 LABEL_COLUMNS = ("id", "box_id", "action_id", "source", "state", "score")
 BATCH = 5_000
 SHOWN_ERRORS = 50
+MAX_TIMESTAMP = 2**31 - 1  # Keyframe.timestamp is a 32-bit integer column
 
 Progress = Callable[[float, str], None]
 
@@ -54,6 +57,27 @@ Progress = Callable[[float, str], None]
 def _chunks(items: list, size: int = 900) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _video_id_ok(video_id: str) -> bool:
+    return VIDEO_ID.fullmatch(video_id) is not None
+
+
+def _row_errors(path: str | Path, table: Any, video_ids: set[str], reason: str) -> list[str]:
+    """`file:line: field 'video_id' = ...: reason` for every row naming one of `video_ids`."""
+    if not video_ids:
+        return []
+    index = [i for i, video_id in enumerate(table.videos) if video_id in video_ids]
+    rows = np.flatnonzero(np.isin(table.video, index))
+    return [
+        f"{path}:{table.line[i]}: field 'video_id' = {table.videos[table.video[i]]!r}: {reason}"
+        for i in rows
+    ]
+
+
+def _line_key(message: str) -> int:
+    match = re.match(r".*?:(\d+): ", message)
+    return int(match.group(1)) if match else 0
 
 
 def ava_import_start(
@@ -106,15 +130,31 @@ def ava_import(
                 videos=None if create_videos else set(videos),
             )
         if kind == "excluded" and not create_videos and set(table.videos) - set(videos):
-            unknown = sorted(set(table.videos) - set(videos))[:SHOWN_ERRORS]
-            raise AvaFormatError([f"{path}: unknown video id {video_id!r}" for video_id in unknown])
+            raise AvaFormatError(
+                _row_errors(path, table, set(table.videos) - set(videos), "unknown video")
+            )
+        # The rule uploads follow holds for the videos an import creates; timestamps fit the
+        # database's 32-bit column.
+        bad_ids = {
+            video_id for video_id in set(table.videos) - set(videos) if not _video_id_ok(video_id)
+        }
+        problems = _row_errors(path, table, bad_ids, f"must match {VIDEO_ID_PATTERN}")
+        late = np.flatnonzero(table.timestamp > MAX_TIMESTAMP)
+        problems += [
+            f"{path}:{table.line[i]}: field 'timestamp' = '{table.timestamp[i]}': must be <= "
+            f"{MAX_TIMESTAMP}"
+            for i in late
+        ]
+        if problems:
+            problems.sort(key=_line_key)
+            raise AvaFormatError(problems)
     except AvaFormatError as error:
         # An uploaded file is stored under another name: show the name the user knows.
         name = display_name or str(path)
         shown = [line.replace(str(path), name) for line in error.messages[:SHOWN_ERRORS]]
-        message = f"{error.total} bad row(s) in {name}; nothing was imported:\n" + "\n".join(shown)
+        message = f"{error.rows} bad row(s) in {name}; nothing was imported:\n" + "\n".join(shown)
         if error.total > len(shown):
-            message += f"\n... and {error.total - len(shown)} more"
+            message += f"\n... and {error.total - len(shown)} more error(s)"
         raise ApplicationError(message, extra={"errors": shown}) from error
     except OSError as error:
         raise ApplicationError(f"{display_name or path}: {error}") from error

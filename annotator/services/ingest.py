@@ -57,9 +57,18 @@ def video_ingest(*, video_id: int, context: Any = None) -> dict[str, Any]:
             )
             if 0 <= timestamp - video.time_offset <= info.duration
         ]
+        if not inside:
+            # A video with nothing to review is a failed ingest, not a ready one (a truncated
+            # file often decodes to a fraction of a second).
+            raise ValueError(
+                f"no keyframe: the file decodes to {info.duration:.2f} s of video "
+                f"({info.frame_count} frames), and keyframes are whole seconds at least 1 s "
+                "from either end; the file may be truncated or too short"
+            )
         media = _write_media(video, info, inside, ingest_clip_spec(video.dataset), context)
     except ValueError as error:
-        message = f"{name}: {error}"
+        # The message names the stored file by its name, not by its server path.
+        message = f"{name}: {error}".replace(video.file.path, Path(video.file.name).name)
         _set_status(video_id, Video.Status.FAILED, message)
         raise ApplicationError(message) from error
     except JobCancelled:

@@ -25,3 +25,11 @@ def user_create(*, username: str, role: str, password: str, email: str = "") -> 
         )
         user.groups.add(groups[role])
     return user
+
+
+def user_token_get(*, user: Any) -> str:
+    """The user's API token key, created on first use."""
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from annotator.errors import ApplicationError
 from annotator.models import Dataset, Job, Video
+from annotator.validation import video_id_check
 
 
 def video_check_container(path: str | Path, name: str) -> None:
@@ -22,7 +23,8 @@ def video_check_container(path: str | Path, name: str) -> None:
     try:
         check_container(path)
     except ValueError as error:
-        raise ApplicationError(f"{name}: {error}") from error
+        # FFmpeg's message quotes the file it opened: a server path, for an upload a temporary one.
+        raise ApplicationError(f"{name}: {str(error).replace(str(path), name)}") from error
 
 
 def derived_media_dir(video: Video) -> Path:
@@ -41,6 +43,7 @@ def video_create(
     """Store an uploaded or server-side video file and queue its ingest job."""
     from annotator.services.jobs import job_create
 
+    video_id_check(value=video_id)
     if Video.objects.filter(dataset=dataset, video_id=video_id).exists():
         raise ApplicationError(f"video id {video_id!r} already exists in dataset {dataset.name!r}")
     size = upload.size or 0
@@ -48,17 +51,7 @@ def video_create(
         raise ApplicationError(
             f"{upload.name}: {size} bytes is over the limit of {settings.MAX_VIDEO_UPLOAD_BYTES}"
         )
-    temporary_path = getattr(upload, "temporary_file_path", None)
-    if temporary_path is not None:
-        video_check_container(temporary_path(), upload.name)
-    elif (
-        hasattr(upload, "file")
-        and hasattr(upload.file, "name")
-        and Path(str(upload.file.name)).is_file()
-    ):
-        video_check_container(upload.file.name, upload.name)
-    else:
-        video_check_container_bytes(upload)
+    video_upload_check(upload=upload)
     with transaction.atomic():
         video = Video(dataset=dataset, video_id=video_id, time_offset=time_offset, size_bytes=size)
         video.file.save(Path(upload.name).name, upload, save=False)
@@ -71,6 +64,21 @@ def video_create(
             video=video,
         )
     return video
+
+
+def video_upload_check(*, upload: UploadedFile | File) -> None:
+    """Refuse an upload or server-side file that is not a video PyAV can decode."""
+    temporary_path = getattr(upload, "temporary_file_path", None)
+    if temporary_path is not None:
+        video_check_container(temporary_path(), upload.name)
+    elif (
+        hasattr(upload, "file")
+        and hasattr(upload.file, "name")
+        and Path(str(upload.file.name)).is_file()
+    ):
+        video_check_container(upload.file.name, upload.name)
+    else:
+        video_check_container_bytes(upload)
 
 
 def video_check_container_bytes(upload: UploadedFile | File) -> None:
