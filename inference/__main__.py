@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("inference.predict:cli", "score person boxes of a video, write AVA predictions"),
     "evaluate": ("inference.evaluation:cli", "AVA frame-mAP at IoU 0.5 (official semantics)"),
     "synth": ("inference.synth:cli", "render a synthetic AVA-style dataset"),
+    "train": ("inference.train.cli:cli", "train a detection model on AVA CSVs (resumable, DDP)"),
 }
 
 
