@@ -254,28 +254,31 @@ def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:
 
 
 class StepSampler:
-    """Batches of (epoch, sample) keys for one process: global batch `step` of the epoch's order,
-    this rank's share of it (`rank::world`), for steps `first` to `steps - 1`."""
+    """Batches of (epoch, sample) keys for one process, global steps `first` to `last - 1`: each
+    step's global batch is the next `batch_size` samples of its epoch's order, of which this
+    process takes its share (`rank::world`)."""
 
     def __init__(
         self,
         count: int,
         batch_size: int,
         seed: int,
-        epoch: int,
-        first: int = 0,
+        first: int,
+        last: int,
         rank: int = 0,
         world: int = 1,
     ) -> None:
-        self.order = epoch_order(count, seed, epoch)
-        self.batch_size, self.epoch, self.first = batch_size, epoch, first
+        self.count, self.batch_size, self.seed = count, batch_size, seed
+        self.first, self.last = first, last
         self.rank, self.world = rank, world
-        self.steps = count // batch_size
+        self.steps_per_epoch = count // batch_size
 
     def __len__(self) -> int:
-        return max(self.steps - self.first, 0)
+        return max(self.last - self.first, 0)
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        for step in range(self.first, self.steps):
-            batch = self.order[step * self.batch_size : (step + 1) * self.batch_size]
-            yield [(self.epoch, int(i)) for i in batch[self.rank :: self.world]]
+        for step in range(self.first, self.last):
+            epoch, position = divmod(step, self.steps_per_epoch)
+            order = epoch_order(self.count, self.seed, epoch)
+            batch = order[position * self.batch_size : (position + 1) * self.batch_size]
+            yield [(epoch, int(i)) for i in batch[self.rank :: self.world]]

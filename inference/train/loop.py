@@ -389,83 +389,81 @@ def train(
 
     network.train()
     _freeze(model, config.freeze)
-    for epoch in range(step // steps_per_epoch, config.epochs):
-        first = step - epoch * steps_per_epoch
-        sampler = data.StepSampler(
-            len(samples), config.batch_size, config.seed, epoch, first, rank, world
-        )
-        loader = DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            collate_fn=data.collate,
-            num_workers=config.workers,
-            generator=torch.Generator(),  # keeps torch's global generator for dropout alone
-            prefetch_factor=4 if config.workers else None,
-        )
+    # One loader for every remaining step: workers start once and read ahead across epochs.
+    sampler = data.StepSampler(
+        len(samples), config.batch_size, config.seed, step, total_steps, rank, world
+    )
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=data.collate,
+        num_workers=config.workers,
+        generator=torch.Generator(),  # keeps torch's global generator for dropout alone
+        prefetch_factor=4 if config.workers else None,
+    )
+    batches = iter(loader)
+    while step < total_steps:
+        epoch = step // steps_per_epoch
         if len(epoch_losses) <= epoch:
             epoch_losses.append(0.0)
-        batches = iter(loader)
-        while True:
-            started = time.perf_counter()
-            batch = next(batches, None)
-            if batch is None:
-                break
-            waited = time.perf_counter() - started
+        started = time.perf_counter()
+        batch = next(batches)
+        waited = time.perf_counter() - started
 
-            lr = learning_rate(step, total_steps, warmup, config.lr)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            clips = batch.clips.to(device, non_blocking=True)  # (B, T*alpha, H, W, 3) uint8
-            inputs = predict.model_inputs(clips, spec, model.config.pathways, normalise)
-            boxes = batch.boxes.to(device)  # (N, 5)
-            labels = batch.labels.to(device)  # (N, classes)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                logits = network(inputs, boxes)  # (N, classes)
-            per_box = F.binary_cross_entropy_with_logits(
-                logits.float(), labels, reduction="none"
-            ).mean(dim=1)  # (N,)
-            # Mean over the boxes of the global batch: DDP averages gradients over processes, so
-            # each one scales its sum by world / (boxes in the global batch).
-            totals = torch.stack([per_box.sum().detach(), torch.tensor(float(len(per_box)))])
-            if world > 1:
-                dist.all_reduce(totals)
-            loss_value = float(totals[0] / totals[1])
-            if not math.isfinite(loss_value):
-                kept = f"{out} keeps step {saved[0]}" if saved else f"nothing written to {out}"
-                raise LossNotFinite(
-                    f"loss is {loss_value} at step {step + 1} (epoch {epoch + 1}); training "
-                    f"stopped ({kept})"
-                )
-            loss = per_box.sum() * world / totals[1]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
+        lr = learning_rate(step, total_steps, warmup, config.lr)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        clips = batch.clips.to(device, non_blocking=True)  # (B, T*alpha, H, W, 3) uint8
+        inputs = predict.model_inputs(clips, spec, model.config.pathways, normalise)
+        boxes = batch.boxes.to(device)  # (N, 5)
+        labels = batch.labels.to(device)  # (N, classes)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = network(inputs, boxes)  # (N, classes)
+        per_box = F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none")
+        per_box = per_box.mean(dim=1)  # (N,)
+        # Mean over the boxes of the global batch: DDP averages gradients over processes, so
+        # each one scales its sum by world / (boxes in the global batch).
+        totals = torch.stack([per_box.sum().detach(), torch.tensor(float(len(per_box)))])
+        if world > 1:
+            dist.all_reduce(totals)
+        loss_value = float(totals[0] / totals[1])
+        if not math.isfinite(loss_value):
+            kept = f"{out} keeps step {saved[0]}" if saved else f"nothing written to {out}"
+            raise LossNotFinite(
+                f"loss is {loss_value} at step {step + 1} (epoch {epoch + 1}); training "
+                f"stopped ({kept})"
+            )
+        loss = per_box.sum() * world / totals[1]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
 
-            seconds = time.perf_counter() - started
-            history["samples"] += config.batch_size
-            history["seconds"] += seconds
-            history["wait"] += waited
-            epoch_losses[epoch] += loss_value
-            speed = history["samples"] / max(history["seconds"], 1e-9)
-            if progress is not None and rank == 0:
-                progress(
-                    TrainProgress(
-                        epoch=epoch + 1,
-                        epochs=config.epochs,
-                        step=step,
-                        steps=total_steps,
-                        loss=loss_value,
-                        lr=lr,
-                        samples_per_s=speed,
-                        eta_s=(total_steps - step) * config.batch_size / speed,
-                    )
+        seconds = time.perf_counter() - started
+        history["samples"] += config.batch_size
+        history["seconds"] += seconds
+        history["wait"] += waited
+        epoch_losses[epoch] += loss_value
+        speed = history["samples"] / max(history["seconds"], 1e-9)
+        if progress is not None and rank == 0:
+            progress(
+                TrainProgress(
+                    epoch=epoch + 1,
+                    epochs=config.epochs,
+                    step=step,
+                    steps=total_steps,
+                    loss=loss_value,
+                    lr=lr,
+                    samples_per_s=speed,
+                    eta_s=(total_steps - step) * config.batch_size / speed,
                 )
-            if config.checkpoint_every and step % config.checkpoint_every == 0:
-                save(finished=False)
-        history["losses"] = [s / steps_per_epoch for s in epoch_losses]
-        save(finished=False)
-        say(f"epoch {epoch + 1}/{config.epochs}: mean loss {history['losses'][-1]:.4f}")
+            )
+        if step % steps_per_epoch == 0:
+            history["losses"] = [s / steps_per_epoch for s in epoch_losses]
+            save(finished=False)
+            say(f"epoch {epoch + 1}/{config.epochs}: mean loss {history['losses'][-1]:.4f}")
+        elif config.checkpoint_every and step % config.checkpoint_every == 0:
+            save(finished=False)
 
     val_map = None
     if rank == 0:
