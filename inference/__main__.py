@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("inference.evaluation:cli", "AVA frame-mAP at IoU 0.5 (official semantics)"),
     "figure": ("inference.figures:cli", "per-class AP chart (Figure 3) of evaluate --json results"),
     "synth": ("inference.synth:cli", "render a synthetic AVA-style dataset"),
+    "train": ("inference.train.cli:cli", "train a detection model on AVA CSVs (resumable, DDP)"),
 }
 
 

@@ -2,7 +2,8 @@
 
 A checkpoint is one torch-saved plain dict: `config` (SlowFastConfig as a dict of JSON types),
 `state_dict`, `label_map` (list of `{"id", "name", "type"}`, one per output in order),
-`preprocess` (`short_side`, `mean`, `std`), and optionally `metrics`.
+`preprocess` (`short_side`, `mean`, `std`), and optionally `metrics` and `training` (the state a
+training run resumes from: step, optimizer, RNG, settings).
 """
 
 from __future__ import annotations
@@ -95,8 +96,12 @@ def save_checkpoint(
     label_map: list[dict[str, Any]] | None = None,
     preprocess: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
 ) -> None:
-    """Write `model` as one of our `.pt` checkpoints (defaults: AVA labels, 0.45/0.225 norm)."""
+    """Write `model` as one of our `.pt` checkpoints (defaults: AVA labels, 0.45/0.225 norm).
+
+    `training` is the state a training run resumes from (optimizer, step, RNG), when given.
+    """
     config = model.config
     label_map = default_label_map(config) if label_map is None else label_map
     if len(label_map) != config.num_classes:
@@ -112,6 +117,8 @@ def save_checkpoint(
     }
     if metrics is not None:
         checkpoint["metrics"] = dict(metrics)
+    if training is not None:
+        checkpoint["training"] = dict(training)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -1,0 +1,303 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inference import ava, video
+from inference.__main__ import main
+from inference.checkpoints import load_checkpoint, read_label_map, save_checkpoint
+from inference.models import build_model, preset
+from inference.synth import generate_dataset
+from inference.train import LossNotFinite, TrainConfig, TrainProgress, start_model, train
+from inference.train import data as train_data
+from inference.train.loop import HEAD_PREFIX, learning_rate
+from inference.video import ClipSpec
+
+REPO = Path(__file__).resolve().parents[2]
+# The small preset at a 64-pixel test scale (56-pixel training crops): fast enough for CI.
+TOY = dataclasses.replace(preset("small"), crop_size=64)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: on a shared 2-core machine, more threads spin and run far slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _base(path: Path, label_map: list[dict], **changes: object) -> Path:
+    torch.manual_seed(0)
+    config = dataclasses.replace(TOY, num_classes=len(label_map), **changes)
+    save_checkpoint(path, build_model(config), label_map=label_map)
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic videos (4 train, 2 val, 10 s, 1-3 people) rendered by the real generator."""
+    root = tmp_path_factory.mktemp("toy")
+    generate_dataset(
+        root, videos=6, val_videos=2, seconds=10, size="128x96", people=(1, 3), seed=0, plain=True
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two short videos: 4 training keyframes, 3 validation keyframes."""
+    root = tmp_path_factory.mktemp("tiny")
+    generate_dataset(root, videos=2, val_videos=1, seconds=5, size="96x64", people=(1, 2), seed=1)
+    return root
+
+
+def _paths(root: Path) -> dict[str, Path]:
+    return {
+        "train_gt": root / "train.csv",
+        "val_gt": root / "val.csv",
+        "videos": root / "videos",
+        "labelmap": root / "action_list.pbtxt",
+    }
+
+
+def _labels(root: Path) -> list[dict]:
+    return read_label_map(root / "action_list.pbtxt")
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def test_it_decodes_a_clip_by_seeking_as_a_full_decode_does(tiny: Path) -> None:
+    path = tiny / "videos" / "synth1_000.mp4"
+    spec = ClipSpec(num_frames=4, alpha=4, tau=16)
+    for timestamp in (1, 3, 4):
+        times = spec.fast_times(video.keyframe_file_time(timestamp))
+        clip, size = train_data.decode_clip(path, times, 48)
+        with closing(video.iter_frames(path)) as frames:
+            [(_, expected)] = video.gather_frames(
+                frames, {0: times}, lambda frame: video.to_rgb(frame, (72, 48))
+            )
+        assert size == (72, 48)
+        assert clip.shape == (16, 48, 72, 3)
+        np.testing.assert_array_equal(clip, np.stack(expected))
+
+
+def test_detector_boxes_close_to_a_ground_truth_box_take_its_labels() -> None:
+    gt = ava.rows_from_records(
+        [
+            ("v", 2, 0.1, 0.1, 0.5, 0.9, 12, 0),
+            ("v", 2, 0.1, 0.1, 0.5, 0.9, 17, 0),
+            ("v", 2, 0.6, 0.1, 0.9, 0.9, 14, 1),
+            ("v", 2, 0.6, 0.1, 0.9, 0.9, 99, 1),  # not in the label map: dropped
+            ("v", 3, 0.2, 0.2, 0.4, 0.4, 99, 2),  # its only label dropped: no sample
+        ]
+    )
+    detections = ava.rows_from_records(
+        [
+            ("v", 2, 0.1, 0.11, 0.5, 0.9, None, 0.9),  # IoU 0.975 with person 0
+            ("v", 2, 0.6, 0.1, 0.8, 0.9, None, 0.8),  # IoU 0.67 with person 1: too far
+        ]
+    )
+    [sample] = train_data.keyframe_samples(gt, [12, 14, 17], detections)
+    assert (sample.video_id, sample.timestamp) == ("v", 2)
+    np.testing.assert_allclose(sample.boxes[2], [0.1, 0.11, 0.5, 0.9])
+    np.testing.assert_array_equal(sample.labels, [[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+
+
+def test_augmentation_moves_boxes_with_the_frames() -> None:
+    frames = np.zeros((2, 80, 120, 3), np.uint8)
+    box = np.array([[30, 20, 70, 60]], np.float32)
+    frames[:, 20:60, 30:70] = 255
+    flips = set()
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        out, moved = train_data.augment(frames, box, 64, rng)
+        assert out.shape == (2, 64, 64, 3)
+        x1, y1, x2, y2 = moved[0].round().astype(int)
+        inside = out[:, y1:y2, x1:x2]
+        assert inside.size and inside.min() == 255  # the box still covers the white patch
+        lit = np.argwhere(out[0, :, :, 0] == 255)
+        assert (lit.min(0) == [y1, x1]).all() and (lit.max(0) == [y2 - 1, x2 - 1]).all()
+        flips.add(bool(np.random.default_rng(seed).random(3)[2] < 0.5))
+    assert flips == {True, False}  # both flipped and unflipped crops were checked
+
+
+def test_each_epoch_visits_every_sample_once_in_an_order_fixed_by_seed_and_epoch() -> None:
+    # 10 samples, batches of 3: 3 steps per epoch (the last sample waits for another epoch).
+    steps = list(train_data.StepSampler(10, 3, 0, 0, 6))
+    epochs = [[i for batch in steps[e * 3 : e * 3 + 3] for _, i in batch] for e in (0, 1)]
+    assert [len(set(indices)) for indices in epochs] == [9, 9] and epochs[0] != epochs[1]
+    assert {epoch for batch in steps for epoch, _ in batch} == {0, 1}
+    assert list(train_data.StepSampler(10, 3, 0, 4, 6)) == steps[4:]  # resuming at step 4
+    ranks = [list(train_data.StepSampler(10, 4, 0, 0, 4, rank=r, world=2)) for r in (0, 1)]
+    for step, batch in enumerate(train_data.StepSampler(10, 4, 0, 0, 4)):
+        assert len(ranks[0][step]) == len(ranks[1][step]) == 2
+        assert sorted(ranks[0][step] + ranks[1][step]) == sorted(batch)
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero() -> None:
+    rates = [learning_rate(step, 20, 4, 1.0) for step in range(21)]
+    np.testing.assert_allclose(rates[:5], [0.1, 0.325, 0.55, 0.775, 1.0])
+    assert all(a >= b for a, b in zip(rates[4:], rates[5:], strict=False))
+    assert rates[12] == pytest.approx(0.5) and rates[20] == pytest.approx(0.0)
+
+
+# --- the loop ----------------------------------------------------------------------------------
+
+
+def test_cli_trains_and_beats_the_untrained_model_on_held_out_videos(
+    toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _base(tmp_path / "base.pt", _labels(toy))
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in _paths(toy).items()]
+    out = tmp_path / "model.pt"
+    code = main(
+        ["train", *args, f"--base={base}", f"--out={out}", "--epochs=6", "--batch-size=4"]
+        + ["--lr=0.05", "--workers=1", f"--person-boxes={toy / 'train_predicted_boxes.csv'}"]
+        + ["--json"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    with capsys.disabled():
+        print(
+            f"\nval frame-mAP untrained {summary['val_map_initial']:.4f} -> trained "
+            f"{summary['val_map']:.4f}; {summary['samples_per_s']:.2f} clips/s"
+        )
+    assert summary["checkpoint"] == str(out) and summary["epochs"] == 6
+    assert summary["samples_per_s"] > 0
+    assert summary["val_map"] > summary["val_map_initial"] + 0.02
+    assert "step/s" in captured.err or "s/step" in captured.err  # the progress bar
+    checkpoint = load_checkpoint(out)
+    assert checkpoint["metrics"]["val_map"] == summary["val_map"]
+    assert [a["id"] for a in checkpoint["label_map"]] == [a["id"] for a in _labels(toy)]
+    assert "optimizer" not in checkpoint["training"]  # a finished model carries no SGD state
+
+
+def test_a_rerun_resumes_and_reaches_the_weights_of_an_uninterrupted_run(
+    tiny: Path, tmp_path: Path
+) -> None:
+    base = _base(tmp_path / "base.pt", _labels(tiny))
+    # 4 training keyframes, batches of 2: 2 steps per epoch, 4 in all.
+    config = TrainConfig(epochs=2, batch_size=2, lr=0.05, workers=1, checkpoint_every=1)
+    whole = train(**_paths(tiny), base=str(base), out=tmp_path / "whole.pt", config=config)
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_in_step_4(update: TrainProgress) -> None:
+        if update.step == 4:  # killed before step 4's checkpoint: step 3 is mid-epoch 2
+            raise Interrupted
+
+    out = tmp_path / "resumed.pt"
+    with pytest.raises(Interrupted):
+        train(**_paths(tiny), base=str(base), out=out, config=config, progress=stop_in_step_4)
+    assert load_checkpoint(out)["training"]["step"] == 3
+    resumed = train(**_paths(tiny), base=str(base), out=out, config=config)
+    assert resumed.resumed_from_step == 3 and whole.resumed_from_step == 0
+    expected = load_checkpoint(tmp_path / "whole.pt")["state_dict"]
+    got = load_checkpoint(out)["state_dict"]
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert not all(
+        torch.equal(expected[k], v) for k, v in load_checkpoint(base)["state_dict"].items()
+    )
+    assert resumed.losses == whole.losses
+    with pytest.raises(ValueError, match="other settings"):
+        train(**_paths(tiny), base=str(base), out=out, config=dataclasses.replace(config, lr=0.1))
+
+
+def test_two_gloo_processes_match_one_with_the_same_global_batch(
+    tiny: Path, tmp_path: Path
+) -> None:
+    base = _base(tmp_path / "base.pt", _labels(tiny), dropout=0.0)
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in _paths(tiny).items()]
+    args += [f"--base={base}", "--epochs=1", "--batch-size=2", "--freeze=bn", "--workers=0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    torchrun = Path(sys.executable).with_name("torchrun")
+    runs = {
+        "one": [sys.executable, "-m", "inference", "train"],
+        "two": [str(torchrun), "--standalone", "--nproc-per-node=2", "-m", "inference", "train"],
+    }
+    for name, command in runs.items():
+        done = subprocess.run(
+            [*command, *args, f"--out={tmp_path / name}.pt", "--json"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads(done.stdout.strip().splitlines()[-1])["steps"] == 2
+    one = load_checkpoint(tmp_path / "one.pt")
+    two = load_checkpoint(tmp_path / "two.pt")
+    start = load_checkpoint(base)["state_dict"]
+    assert not torch.equal(one["state_dict"]["proj.weight"], start["proj.weight"])
+    for key, value in one["state_dict"].items():
+        torch.testing.assert_close(two["state_dict"][key], value, rtol=1e-4, atol=1e-5)
+    assert two["metrics"]["losses"] == pytest.approx(one["metrics"]["losses"], rel=1e-5)
+
+
+def test_a_base_with_another_label_map_gets_a_new_head_and_keeps_every_backbone_weight(
+    tiny: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "ava.pt"
+    torch.manual_seed(0)
+    save_checkpoint(base, build_model(dataclasses.replace(TOY, num_classes=80)))  # AVA's 80
+    before = load_checkpoint(base)["state_dict"]
+    labels = _labels(tiny)
+    model, preprocess = start_model(str(base), labels, seed=1)
+    assert model.config.num_classes == len(labels) == 14
+    assert preprocess["short_side"] == 64
+    after = {k: v.contiguous() for k, v in model.state_dict().items()}
+    backbone = [k for k in before if not k.startswith(HEAD_PREFIX)]
+    assert backbone and set(after) == set(before)
+    assert all(torch.equal(after[k], before[k]) for k in backbone)
+    assert after["proj.weight"].shape == (14, before["proj.weight"].shape[1])
+    # Zero epochs: the written checkpoint is the step-0 model.
+    out = tmp_path / "zero.pt"
+    train(**_paths(tiny), base=str(base), out=out, config=TrainConfig(epochs=0, batch_size=2))
+    written = load_checkpoint(out)
+    assert all(torch.equal(written["state_dict"][k], before[k]) for k in backbone)
+    assert [a["id"] for a in written["label_map"]] == [a["id"] for a in labels]
+
+
+def test_a_nan_loss_stops_training_naming_the_step(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _base(tmp_path / "base.pt", _labels(tiny))
+    checkpoint = torch.load(base, weights_only=True)
+    checkpoint["state_dict"]["proj.bias"][3] = float("nan")
+    torch.save(checkpoint, base)
+    config = TrainConfig(epochs=1, batch_size=2, workers=0)
+    with pytest.raises(LossNotFinite, match=r"loss is nan at step 1 \(epoch 1\)"):
+        train(**_paths(tiny), base=str(base), out=tmp_path / "a.pt", config=config)
+    assert not (tmp_path / "a.pt").exists()
+    # Huge steps make a finite loss overflow later; the CLI names that step and fails.
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in _paths(tiny).items()]
+    code = main(["train", *args, "--base=small", f"--out={tmp_path / 'b.pt'}", "--lr=1e30"]
+                + ["--epochs=2", "--batch-size=2", "--workers=0", "--warmup-epochs=0"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error: loss is" in err and "at step 2 (epoch 1)" in err, err[-500:]
+
+
+def test_cli_rejects_a_videos_directory_without_a_listed_video(tiny: Path, tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    shutil.copytree(tiny / "videos", videos)
+    (videos / "synth1_001.mp4").unlink()
+    args = {**_paths(tiny), "videos": videos}
+    with pytest.raises(ValueError, match=r"no video file .* \['synth1_001'\]"):
+        train(**args, base="small", out=tmp_path / "m.pt", config=TrainConfig(batch_size=2))
