@@ -298,6 +298,7 @@ export function createStore({ boxes, version, status, rules, actionTypes, readOn
       if (!entry) return;
       entry.before = apply(entry);
       undo.push(entry);
+      if (entry.name === "addBox") state.ui.selected = entry.payload.key;
       notify("redo");
     },
   };
