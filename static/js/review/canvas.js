@@ -22,6 +22,9 @@ const clamp = (value) => Math.min(1, Math.max(0, value));
 
 export function createCanvas({ svg, store, size, imageUrl, ctx, personIdFor }) {
   const [width, height] = size;
+  // Text and handles in image units, so they keep their size on screen whatever the video's.
+  const font = width / 45;
+  const handle = width / 90;
   let view = { x: 0, y: 0, w: width, h: height };
   let preview = null; // {key, coords} while a drag is under way, or {draw: coords}
   const image = el("image", { href: imageUrl, x: 0, y: 0, width, height, preserveAspectRatio: "none" });
@@ -56,17 +59,17 @@ export function createCanvas({ svg, store, size, imageUrl, ctx, personIdFor }) {
       const w = (coords.x2 - coords.x1) * width;
       const h = (coords.y2 - coords.y1) * height;
       group.append(el("rect", { class: "outline", x, y, width: w, height: h }));
-      const tag = el("text", { class: "person", x: x + 3, y: y + 13 });
+      const tag = el("text", { class: "person", x: x + font / 4, y: y + font, "font-size": font });
       tag.textContent = box.person_id === null ? "?" : `P${box.person_id}`;
       group.append(tag);
       if (problems.length) {
-        const warn = el("text", { class: "rule", x: x + 3, y: y + h - 4 });
+        const warn = el("text", { class: "rule", x: x + font / 4, y: y + h - font / 3, "font-size": font * 0.8 });
         warn.textContent = `! ${problems.map((problem) => problem.text).join("; ")}`;
         group.append(warn);
       }
       if (selected) {
         for (const [hx, hy, corner] of [[x, y, "nw"], [x + w, y, "ne"], [x, y + h, "sw"], [x + w, y + h, "se"]]) {
-          group.append(el("rect", { class: "handle", "data-corner": corner, x: hx - 4, y: hy - 4, width: 8, height: 8 }));
+          group.append(el("rect", { class: "handle", "data-corner": corner, x: hx - handle, y: hy - handle, width: 2 * handle, height: 2 * handle }));
         }
       }
       nodes.push(group);
