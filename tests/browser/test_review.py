@@ -138,6 +138,13 @@ def test_it_takes_the_queue_draws_labels_with_keys_undoes_saves_and_reloads(
     page.keyboard.press("Control+s")
     wait_saved(page)
     screenshot(page, "review")
+    page.keyboard.press("?")
+    sheet = page.locator("#help")
+    sheet.wait_for()
+    assert "Ctrl+Enter" in sheet.inner_text()
+    screenshot(page, "keys")
+    page.keyboard.press("Escape")
+    sheet.wait_for(state="hidden")
 
     box = PersonBox.objects.get(keyframe=first)
     assert box.source == Source.HUMAN
@@ -153,6 +160,11 @@ def test_it_takes_the_queue_draws_labels_with_keys_undoes_saves_and_reloads(
     assert page.locator("g.box").count() == 1
     page.keyboard.press("Tab")
     assert page.locator(".label-row.chosen .label-name").all_inner_texts() == ["stand"]
+    # Keys do nothing while a text field has focus: `d` typed in the filter draws nothing.
+    page.keyboard.press("/")
+    page.keyboard.type("d")
+    assert page.locator("#stage.mode-draw").count() == 0
+    assert page.locator("#label-filter").input_value() == "d"
 
 
 def test_suggestions_above_the_threshold_are_accepted_top_only_for_a_single_choice_type(

@@ -9,6 +9,7 @@ export function createQueue({ keyframeId, query, leaseSeconds, readOnly }) {
 
   if (!readOnly) {
     const renew = () => renewLease(keyframeId).catch(() => {});
+    renew(); // a keyframe opened directly (n, p, a link) is leased at once
     setInterval(renew, Math.max(1000, (leaseSeconds * 1000) / 3));
     window.addEventListener("pagehide", () => {
       releaseLease(keyframeId).catch(() => {});
