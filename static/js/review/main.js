@@ -1,6 +1,6 @@
 // The review page: wires the state, the canvas, the action picker, the clip, the keys, the queue
 // and the saver together. Everything on screen is drawn from the one state object.
-import { getReview, markKeyframe } from "./api.js";
+import { getReview, markKeyframe, releaseLease } from "./api.js";
 import { createCanvas, boxKind } from "./canvas.js";
 import { createClip } from "./clip.js";
 import { bindKeys, KEYMAP } from "./keys.js";
@@ -202,8 +202,15 @@ async function main() {
   }
 
   async function reviewAndNext() {
-    if (!(await markReviewed())) return;
-    const next = await queue.takeNext();
+    // The next keyframe is taken while the save runs (it skips this one); given back if the
+    // save fails.
+    const taking = readOnly ? Promise.resolve(null) : queue.takeNext().catch(() => null);
+    if (!(await markReviewed())) {
+      const taken = await taking;
+      if (taken) releaseLease(taken).catch(() => {});
+      return;
+    }
+    const next = await taking;
     if (!next) {
       window.location.assign(root.dataset.nextUrl + (root.dataset.query ? `?${root.dataset.query}` : ""));
       return;
@@ -370,7 +377,14 @@ async function main() {
       base = structuredClone(store.state.doc.boxes);
     }
   }
-  if (!readOnly) queue.prefetch().catch(() => {});
+  if (!readOnly) {
+    queue
+      .prefetch()
+      .then((next) => {
+        root.dataset.prefetched = next ?? "none";
+      })
+      .catch(() => {});
+  }
   // Keep the pending count honest for the marks reviewers look at.
   root.dataset.pending = String(store.state.doc.boxes.flatMap((box) => box.labels).filter(isPending).length);
 }

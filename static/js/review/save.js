@@ -88,19 +88,28 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
     }
   }
 
+  // The browser's copy is written a moment after an edit, not during it (a label toggle must
+  // repaint at once; serialising every box then would delay the frame).
+  let copyTimer = null;
+  const keepCopySoon = () => {
+    clearTimeout(copyTimer);
+    copyTimer = setTimeout(keepCopy, 250);
+  };
+
   store.subscribe((state, name) => {
     if (["setSave", "setVersion", "setStatus", "assignIds", "select", "setThreshold", "setMode", "setFilter"].includes(name)) return;
     if (name === "load") {
       savedRevision = store.revision;
       return;
     }
-    keepCopy();
+    keepCopySoon();
     store.page("setSave", { save: "unsaved" });
     schedule();
   });
 
   window.addEventListener("beforeunload", (event) => {
     if (dirty()) {
+      keepCopy();
       event.preventDefault();
       event.returnValue = "";
     }
