@@ -112,6 +112,11 @@ class Keyframe(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the review lease until `lease_until` (annotator.services.review).
+    lease_holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    flag_comment = models.TextField(blank=True, help_text="Why a reviewer flagged it.")
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -8,5 +8,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("review/", views.review_next, name="review-next"),
+    path("review/<int:keyframe_id>/", views.review_keyframe, name="review-keyframe"),
     path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
 ]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
-from annotator.models import Dataset, EvaluationReport, Job, ModelVersion, Video
+from annotator import selectors_review
+from annotator.models import Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
+from annotator.services import review
 from annotator.services.evaluation import SCORED_BOX_SOURCES
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
@@ -16,9 +21,14 @@ DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    datasets = Dataset.objects.order_by("name")
+    """The reviewer's queue first, then datasets and videos with their review progress."""
     return render(
-        request, "annotator/home.html", {"datasets": datasets, "role": role_of(request.user)}
+        request,
+        "annotator/home.html",
+        {
+            "progress": selectors_review.home_progress(user=request.user),
+            "role": role_of(request.user),
+        },
     )
 
 
@@ -90,3 +100,44 @@ def _start_choices() -> dict[str, object]:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
+# --- review ----------------------------------------------------------------------------------
+
+
+def _queue_filters(request: HttpRequest) -> dict[str, int | None]:
+    return {
+        "dataset_id": _int(request.GET.get("dataset")),
+        "video_id": _int(request.GET.get("video")),
+    }
+
+
+@login_required
+def review_next(request: HttpRequest) -> HttpResponse:
+    """Take the next keyframe of the reviewer's queue and open it (filters: dataset, video)."""
+    if role_of(request.user) is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    keyframe = review.keyframe_take(user=request.user, **_queue_filters(request))
+    if keyframe is None:
+        return render(request, "annotator/review_empty.html", {"query": request.GET.urlencode()})
+    target = reverse("review-keyframe", args=[keyframe.pk])
+    filters = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
+    return redirect(f"{target}?{urlencode(filters)}" if filters else target)
+
+
+@login_required
+def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
+    """The review page; its script reads the keyframe through the REST API."""
+    if role_of(request.user) is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    keyframe = get_object_or_404(Keyframe.objects.select_related("video"), pk=keyframe_id)
+    filters = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
+    return render(
+        request,
+        "annotator/review.html",
+        {
+            "keyframe": keyframe,
+            "query": urlencode(filters),
+            "lease_seconds": review.lease_seconds(),
+        },
+    )

@@ -281,6 +281,9 @@ JOB_PROGRESS_GATE = env_str("JOB_PROGRESS_GATE", "")
 # Redis re-delivers an unacknowledged task after this many seconds (acks_late tasks).
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
 
+# Review: a reviewer who takes a keyframe holds it this long; the open page renews the lease.
+REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 300, minimum=1)
+
 # Pre-annotation (annotator.services.preannotate): keyframes per written batch, the score from
 # which a model's label is shown as a suggestion, and the device ("" picks CUDA when present).
 PREANNOTATE_BATCH_SIZE = env_int("PREANNOTATE_BATCH_SIZE", 8, minimum=1)

@@ -1,9 +1,16 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+
+def media_serve(request: HttpRequest, path: str) -> HttpResponse:
+    """A media file under MEDIA_ROOT as it is set now (tests point it at a temporary folder)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
 
 handler404 = "annotator.api.errors.not_found"
 handler500 = "annotator.api.errors.server_error"
@@ -21,10 +28,6 @@ urlpatterns = [
     ),
     # Media (keyframe images, clips) only for logged-in users; production may serve it from a
     # store behind the same login.
-    path(
-        f"{settings.MEDIA_URL.strip('/')}/<path:path>",
-        login_required(serve),
-        {"document_root": settings.MEDIA_ROOT},
-    ),
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", login_required(media_serve)),
     path("", include("annotator.urls")),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from annotator.api import evaluation, preannotation, views
+from annotator.api import evaluation, preannotation, review, views
 
 
 class IdConverter:
@@ -51,6 +51,22 @@ urlpatterns = [
         "keyframes/<id:keyframe_id>/annotations/",
         views.KeyframeAnnotationsApi.as_view(),
         name="api-keyframe-annotations",
+    ),
+    path("review/queue/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
+    path(
+        "keyframes/<id:keyframe_id>/review/",
+        review.KeyframeReviewApi.as_view(),
+        name="api-keyframe-review",
+    ),
+    path(
+        "keyframes/<id:keyframe_id>/lease/",
+        review.KeyframeLeaseApi.as_view(),
+        name="api-keyframe-lease",
+    ),
+    path(
+        "keyframes/<id:keyframe_id>/mark/",
+        review.KeyframeMarkApi.as_view(),
+        name="api-keyframe-mark",
     ),
     path("jobs/", views.JobListApi.as_view(), name="api-jobs"),
     path("jobs/<id:job_id>/", views.JobDetailApi.as_view(), name="api-job"),

@@ -51,6 +51,12 @@ def keyframe_check_editable(*, keyframe: Keyframe, user: AbstractBaseUser) -> No
         return
     if keyframe.assignee_id not in (None, user.pk):
         raise NotAllowedError(f"keyframe {keyframe.pk} is assigned to another reviewer")
+    if (  # a live review lease (annotator.services.review) is someone else's work in progress
+        keyframe.lease_holder_id not in (None, user.pk)
+        and keyframe.lease_until is not None
+        and keyframe.lease_until > timezone.now()
+    ):
+        raise NotAllowedError(f"keyframe {keyframe.pk} is leased to another reviewer")
 
 
 def review_rules_check(*, keyframe: Keyframe, rules: dict[str, dict[str, int]]) -> None:
@@ -188,6 +194,7 @@ def keyframe_annotations_save(
             # already (by an import, which names nobody, or by another person).
             if status == Keyframe.Status.REVIEWED:
                 review_rules_check(keyframe=keyframe, rules=dataset.review_rules)
+                _suggestions_reject(keyframe, record)
                 keyframe.reviewed_by = user  # type: ignore[assignment]
                 keyframe.reviewed_at = now
             if status != keyframe.status:
@@ -202,6 +209,19 @@ def keyframe_annotations_save(
             keyframe.save(update_fields=["status", "reviewed_by", "reviewed_at"])
         AuditEvent.objects.bulk_create(audit)
     return keyframe
+
+
+def _suggestions_reject(keyframe: Keyframe, record: Any) -> None:
+    """Reviewed: the machine suggestions nobody accepted are rejected, so none stays pending."""
+    pending = BoxLabel.objects.filter(box__keyframe=keyframe, state=State.SUGGESTED)
+    for label_pk, box_pk, action_id in pending.values_list("pk", "box_id", "action__action_id"):
+        before = {"box": box_pk, "action_id": action_id, "state": State.SUGGESTED}
+        record("label.reject", "label", label_pk, before, {**before, "state": State.REJECTED})
+    pending.update(state=State.REJECTED)
+    boxes = keyframe.boxes.filter(state=State.SUGGESTED)
+    for box in boxes:
+        record("box.reject", "box", box.pk, _box_snapshot(box), {"state": State.REJECTED})
+    boxes.update(state=State.REJECTED)
 
 
 def _box_save(
