@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from inference.bundle import (
     video_parts,
     write_bundle,
 )
-from tests.generated import read_index, write_index_video
+from tests.generated import frame_times, read_index, shown_at, write_index_video
 
 AVA_VALID_FRAMES = range(902, 1799)  # PySlowFast's
 FPS = 30
@@ -329,3 +330,16 @@ def test_a_second_export_of_unchanged_videos_reuses_their_frames(
     spec = dataclasses.replace(spec, videos=(dataclasses.replace(walk, path=str(changed)), cut))
     third = write_bundle(tmp_path, spec, workers=0)
     assert third.frames_written == 2 * 180 and third.frames_reused == 180
+
+
+def test_frames_follow_the_design_time_rule_at_any_frame_rate(tmp_path: Path) -> None:
+    path = write_index_video(tmp_path / "pal.mp4", 25, 75)  # 3 s at 25 fps
+    video = BundleVideo("pal", str(path), 0.0, (1, 1), "train", (BundleKeyframe(1),))
+    write_bundle(tmp_path / "bundle", BundleSpec((video,), ACTIONS, EVALUATED, 72), workers=0)
+    times = frame_times(path)
+    frames = sorted((tmp_path / "bundle" / "frames" / "pal").glob("img_*.jpg"))
+    assert len(frames) == FPS * (903 + 2 - 900)
+    # frame j is shown at bundle time 900 + (j - 1) / 30 = file time (j - 1) / 30 - 2
+    shown = [shown_index(frame) for frame in frames]
+    assert shown == [shown_at(times, Fraction(j, FPS) - 2) for j in range(len(frames))]
+    assert shown[: 2 * FPS + 1] == [0] * (2 * FPS + 1) and shown[-1] == 74  # edges repeat
