@@ -23,12 +23,12 @@ take the first frame, after the last the last).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
 import os
 import pickle
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -284,7 +284,9 @@ def write_video_frames(
     for part in todo:
         _stamp_path(frames_dir, part).unlink(missing_ok=True)
         directory = frames_dir / part.name
-        directory.mkdir(parents=True, exist_ok=True)
+        if directory.is_dir():
+            shutil.rmtree(directory)  # a longer earlier part's frames must not outlive it
+        directory.mkdir(parents=True)
         paths.extend(str(directory / FILENAME.format(j + 1)) for j in range(part.frame_count))
         times.extend(part.frame_times(video.time_offset))
     info = probe(video.path)
@@ -372,7 +374,7 @@ def _video_rows(
         if keyframe.excluded:
             files.excluded.append(f"{part.name},{second:04d}\n")
             continue
-        rows = []
+        rows: list[str] = []
         for b, box in enumerate(keyframe.boxes):
             actions = [action for action in box.action_ids if action in known]
             if len(actions) < len(box.action_ids):
@@ -431,18 +433,21 @@ def write_bundle(
             video.video_id, video.time_offset, video.keyframe_span, spec.part_seconds
         )
         plan.append((video, parts))
-        split = files[video.split]
-        mapping.extend(_video_rows(video, parts, split, known, summary))
+        video_files = files[video.split]
+        mapping.extend(_video_rows(video, parts, video_files, known, summary))
         for part in parts:
-            split.frame_list.extend(_frame_list_rows(part, len(split.parts)))
-            split.parts.append(part.name)
+            video_files.frame_list.extend(_frame_list_rows(part, len(video_files.parts)))
+            video_files.parts.append(part.name)
 
     total = sum(part.frame_count for _, parts in plan for part in parts) or 1
     done = 0
 
-    def report(count: int, name: str) -> None:
-        if progress is not None:
-            progress((done + count) / total, f"frames of {name}")
+    def reporter(name: str) -> Callable[[int], None]:
+        def report(count: int) -> None:
+            if progress is not None:
+                progress((done + count) / total, f"frames of {name}")
+
+        return report
 
     with _executor(workers) as executor:
         for video, parts in plan:
@@ -452,7 +457,7 @@ def write_bundle(
                 parts,
                 short_side=spec.short_side,
                 executor=executor,
-                progress=lambda count, name=video.video_id: report(count, name),
+                progress=reporter(video.video_id),
             )
             summary.frames_written += written
             summary.frames_reused += reused
@@ -469,8 +474,8 @@ def write_bundle(
         (notes_dir / f"ava_{split}_excluded_timestamps_v2.2.csv").write_text(
             "".join(split_files.excluded), encoding="utf-8"
         )
-        with (notes_dir / PROPOSALS.format(split)).open("wb") as handle:
-            pickle.dump(split_files.proposals, handle, protocol=4)
+        with (notes_dir / PROPOSALS.format(split)).open("wb") as pickled:
+            pickle.dump(split_files.proposals, pickled, protocol=4)
         summary.parts[split] = split_files.parts
         summary.keyframes[split] = split_files.keyframes
         summary.rows[split] = len(split_files.annotations)
@@ -507,7 +512,7 @@ def write_bundle(
 
 def readme_text(spec: BundleSpec, summary: BundleSummary) -> str:
     """The bundle's README: what is in it and the config lines that read it."""
-    digest = spec.snapshot_hash or hashlib.sha256(b"").hexdigest()
+    digest = spec.snapshot_hash or "(not recorded)"
     return f"""# AVA training bundle of dataset {spec.dataset!r}
 
 Dataset snapshot sha256: {digest}
@@ -528,6 +533,9 @@ Annotations hold ground truth on reviewed keyframes only, 8 columns (every box h
       FRAME_LIST_DIR: <this directory>/frame_lists
       ANNOTATION_DIR: <this directory>/annotations
 
+    MODEL:
+      NUM_CLASSES: {max(spec.actions.ids, default=0)}  # the largest action id (labels are 1-based)
+
 Testing reads `ava_val_predicted_boxes.csv` (boxes with a detector score >= 0.9, as
 `AVA.DETECTION_SCORE_THRESH`); on validation it uses only seconds divisible by 4 unless
 `AVA.FULL_TEST_ON_VAL: True`.
@@ -543,7 +551,8 @@ Testing reads `ava_val_predicted_boxes.csv` (boxes with a detector score >= 0.9,
     label_file = f'{{anno_root}}/ava_action_list_v2.2.pbtxt'
     proposal_file_train = f'{{anno_root}}/ava_dense_proposals_train.FAIR.recall_93.9.pkl'
     proposal_file_val = f'{{anno_root}}/ava_dense_proposals_val.FAIR.recall_93.9.pkl'
-    # dataset: type='AVADataset', data_prefix=dict(img=data_root), timestamp_start=900
+    # dataset: type='AVADataset', data_prefix=dict(img=data_root), timestamp_start=900,
+    #          num_classes={max(spec.actions.ids, default=0) + 1}  (the largest action id + 1)
 
 Keyframes without a detector-scored box have no proposals.
 """

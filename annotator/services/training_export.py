@@ -158,7 +158,7 @@ def _snapshot_hash(actions: Any, videos: Sequence[BundleVideo]) -> str:
     names = tuple(sorted(video.video_id for video in videos))
     index = {name: i for i, name in enumerate(names)}
     keys: dict[int, tuple[int, int]] = {}
-    records = []
+    records: list[tuple[Any, ...]] = []
     for video in videos:
         for keyframe in video.keyframes:
             if keyframe.excluded:
