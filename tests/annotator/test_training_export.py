@@ -189,10 +189,14 @@ def test_a_reviewer_gets_403_and_a_manager_a_queued_job(  # type: ignore[no-unty
     bad = manager_client.post(url, {"val_videos": ["nope"]}, format="json")
     assert bad.status_code == 400 and "'nope'" in bad.json()["detail"]
     assert not Job.objects.filter(job_type=Job.Type.EXPORT_TRAINING).exists()
+    first = manager_client.post(url, {"val_videos": ["talk"]}, format="json")
+    assert first.status_code == 202 and first.json()["job_type"] == "export_training"
+    second = manager_client.post(url, {"val_videos": ["talk"]}, format="json")
+    assert second.status_code == 409 and second.json()["job"] == first.json()["id"]
 
 
 def test_the_rest_job_with_a_real_worker_gives_a_tar(  # type: ignore[no-untyped-def]
-    celery_worker, scenario, manager_client, reviewer_client
+    celery_worker, scenario, manager_client, reviewer_client, client, manager
 ) -> None:
     dataset = scenario["dataset"]
     url = f"/api/v1/datasets/{dataset.pk}/export-training/"
@@ -231,6 +235,9 @@ def test_the_rest_job_with_a_real_worker_gives_a_tar(  # type: ignore[no-untyped
         ("0.500", "12", "4"),
     ]
     assert job.result["frames_written"] == 2 * FPS * 7 and job.result["frames_reused"] == 0
+    client.force_login(manager)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert f'href="{download}"' in page  # the job page links the bundle
     again = export()  # unchanged videos: their frames are reused
     assert again.result["frames_written"] == 0 and again.result["frames_reused"] == 2 * FPS * 7
 

@@ -218,7 +218,11 @@ def test_pyslowfast_reads_the_bundle_with_its_defaults(
     videos: dict[str, Path], tmp_path: Path
 ) -> None:
     spec = spec_of(videos)
-    summary = write_bundle(tmp_path, spec, workers=2)
+    reported: list[float] = []
+    summary = write_bundle(
+        tmp_path, spec, workers=2, progress=lambda fraction, _: reported.append(fraction)
+    )
+    assert reported == sorted(reported) and reported[-1] == 1.0  # progress while frames are written
     notes = tmp_path / "annotations"
 
     train_paths, train_index = pyslowfast_frame_lists(
