@@ -49,6 +49,7 @@ FILENAME = "img_{:05d}.jpg"
 STAMP_FORMAT = 1
 SPLITS = ("train", "val")
 PROPOSALS = "ava_dense_proposals_{}.FAIR.recall_93.9.pkl"
+MAX_NOTES = 50  # notes on what was dropped kept in a summary
 Progress = Callable[[float, str], None]
 
 
@@ -156,7 +157,8 @@ class BundleSummary:
             "rows": self.rows,
             "frames_written": self.frames_written,
             "frames_reused": self.frames_reused,
-            "dropped": self.dropped,
+            "dropped": self.dropped[:MAX_NOTES],
+            "dropped_count": len(self.dropped),
         }
 
 

@@ -60,5 +60,7 @@ class Command(BaseCommand):
         )
         for note in summary["skipped"] + summary["dropped"]:
             self.stderr.write(f"note: {note}")
+        if summary["dropped_count"] > len(summary["dropped"]):
+            self.stderr.write(f"note: {summary['dropped_count']} notes in all")
         if options["json"]:
             self.stdout.write(json.dumps(summary))
