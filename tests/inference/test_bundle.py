@@ -112,6 +112,17 @@ def mmaction2_frame(data_prefix: Path, img_key: str, timestamp_start: int = 900)
     return data_prefix / video_id / f"img_{FPS * (int(timestamp) - timestamp_start) + 1:05}.jpg"
 
 
+def loader_labelmap(path: Path) -> list[tuple[int, str]]:
+    """`read_labelmap` of both tools: `  name:` lines, then `  id:` or `  label_id:` lines."""
+    labelmap, name = [], ""
+    for line in path.read_text().splitlines(keepends=True):
+        if line.startswith("  name:"):
+            name = line.split('"')[1]
+        elif line.startswith("  id:") or line.startswith("  label_id:"):
+            labelmap.append((int(line.strip().split(" ")[-1]), name))
+    return labelmap
+
+
 def shown_index(path: str | Path) -> int:
     return read_index(np.asarray(Image.open(path).convert("RGB")))
 
@@ -299,9 +310,14 @@ def test_mmaction2_reads_annotations_proposals_and_frames(
     )
     excluded = (notes / "ava_train_excluded_timestamps_v2.2.csv").read_text()
     assert excluded == "walk,0904\n"
-    assert parse_labelmap((notes / "ava_action_list_v2.2.pbtxt").read_text()).ids == (1, 12, 17)
-    evaluated = (notes / "ava_action_list_v2.2_for_activitynet_2019.pbtxt").read_text()
-    assert parse_labelmap(evaluated).ids == (12, 17)
+    assert loader_labelmap(notes / "ava_action_list_v2.2.pbtxt") == [
+        (1, "bend/bow"),
+        (12, "stand"),
+        (17, "carry/hold"),
+    ]
+    evaluated = notes / "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+    assert loader_labelmap(evaluated) == [(12, "stand"), (17, "carry/hold")]
+    assert parse_labelmap(evaluated.read_text()).by_id()[12].type == "PERSON_MOVEMENT"
     assert "ab" * 32 in (tmp_path / "README.md").read_text()
 
 
