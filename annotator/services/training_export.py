@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from inference.bundle import BundleSpec, BundleVideo
 
 DEFAULT_SHORT_SIDE = 360
+CHUNK = 20_000  # rows per database fetch
 Progress = Callable[[float, str], None]
 
 
@@ -77,8 +78,10 @@ def training_bundle_spec(
     val = {video.pk for video in _videos_by_id(dataset, val_videos)}
     reviewed = Keyframe.objects.filter(video__dataset=dataset, status=Keyframe.Status.REVIEWED)
     keyframes: dict[int, list[tuple[int, int, bool]]] = defaultdict(list)
-    for pk, video_pk, timestamp, excluded in reviewed.order_by("video_id", "timestamp").values_list(
-        "pk", "video_id", "timestamp", "excluded"
+    for pk, video_pk, timestamp, excluded in (
+        reviewed.order_by("video_id", "timestamp")
+        .values_list("pk", "video_id", "timestamp", "excluded")
+        .iterator(CHUNK)
     ):
         keyframes[video_pk].append((pk, timestamp, excluded))
 
@@ -86,7 +89,9 @@ def training_bundle_spec(
     truth_labels = BoxLabel.objects.filter(
         ground_truth_q(), ground_truth_q("box__"), box__keyframe__in=reviewed
     ).order_by("box_id", "action__action_id")
-    for box_pk, action_id in truth_labels.values_list("box_id", "action__action_id"):
+    for box_pk, action_id in truth_labels.values_list("box_id", "action__action_id").iterator(
+        CHUNK
+    ):
         labels[box_pk].append(action_id)
     truth: dict[int, list[Any]] = defaultdict(list)
     truth_boxes = PersonBox.objects.filter(ground_truth_q(), keyframe__in=reviewed).order_by(
@@ -94,7 +99,7 @@ def training_bundle_spec(
     )
     for pk, keyframe_pk, x1, y1, x2, y2, person_id in truth_boxes.values_list(
         "pk", "keyframe_id", "x1", "y1", "x2", "y2", "person_id"
-    ):
+    ).iterator(CHUNK):
         truth[keyframe_pk].append(BundleBox(x1, y1, x2, y2, person_id, tuple(labels[pk])))
     scored: dict[int, list[Any]] = defaultdict(list)
     detections = PersonBox.objects.filter(
@@ -102,18 +107,18 @@ def training_bundle_spec(
     ).order_by("keyframe_id", "id")
     for keyframe_pk, x1, y1, x2, y2, score in detections.values_list(
         "keyframe_id", "x1", "y1", "x2", "y2", "detector_score"
-    ):
+    ).iterator(CHUNK):
         scored[keyframe_pk].append(ScoredBox(x1, y1, x2, y2, score))
 
     spans = dict(
         (pk, (first, last))
-        for pk, first, last in Video.objects.filter(dataset=dataset, pk__in=keyframes)
+        for pk, first, last in Video.objects.filter(dataset=dataset, pk__in=list(keyframes))
         .annotate(first=Min("keyframes__timestamp"), last=Max("keyframes__timestamp"))
         .values_list("pk", "first", "last")
     )
     videos: list[BundleVideo] = []
     skipped: list[str] = []
-    for video in Video.objects.filter(pk__in=keyframes).order_by("video_id"):
+    for video in Video.objects.filter(pk__in=list(keyframes)).order_by("video_id"):
         if not video.file or video.status != Video.Status.READY:
             skipped.append(f"{video.video_id}: no ingested media file")
             continue
