@@ -298,6 +298,7 @@ class Job(models.Model):
         PREANNOTATE = "preannotate"
         EVALUATE = "evaluate"
         TRAIN = "train"
+        EXPORT_TRAINING = "export_training"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

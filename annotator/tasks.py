@@ -72,6 +72,14 @@ def evaluate_task(job_id: int) -> None:
     job_run(job_id=job_id, work=lambda context: evaluation_run(context=context))
 
 
+@shared_task(**TASK_OPTIONS)
+def export_training_task(job_id: int) -> None:
+    """Write a dataset's training bundle and pack it into a tar file (default queue)."""
+    from annotator.services.training_export import training_export_run
+
+    job_run(job_id=job_id, work=lambda context: training_export_run(context=context))
+
+
 @shared_task
 def jobs_sweep_task() -> list[int]:
     """Re-queue jobs whose worker stopped renewing the lease."""

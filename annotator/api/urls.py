@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from annotator.api import evaluation, preannotation, review, views
+from annotator.api import evaluation, preannotation, review, training_export, views
 
 
 class IdConverter:
@@ -31,6 +31,16 @@ urlpatterns = [
         "datasets/<id:dataset_id>/export/",
         views.DatasetExportApi.as_view(),
         name="api-dataset-export",
+    ),
+    path(
+        "datasets/<id:dataset_id>/export-training/",
+        training_export.DatasetTrainingExportApi.as_view(),
+        name="api-dataset-export-training",
+    ),
+    path(
+        "datasets/<id:dataset_id>/export-training/<id:job_id>/",
+        training_export.DatasetTrainingExportDownloadApi.as_view(),
+        name="api-dataset-export-training-download",
     ),
     path(
         "datasets/<id:dataset_id>/imports/",

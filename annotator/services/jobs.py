@@ -43,6 +43,7 @@ JOB_TASKS: dict[str, tuple[str, str]] = {
     Job.Type.PREANNOTATE: ("annotator.tasks.preannotate_video_task", "gpu"),
     Job.Type.EVALUATE: ("annotator.tasks.evaluate_task", "default"),
     Job.Type.TRAIN: ("annotator.tasks.train_model_task", "gpu"),
+    Job.Type.EXPORT_TRAINING: ("annotator.tasks.export_training_task", "default"),
 }
 
 

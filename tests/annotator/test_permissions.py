@@ -44,6 +44,8 @@ MATRIX = [
     ("post", "/api/v1/datasets/{dataset}/labelmap/", False, True),
     ("get", "/api/v1/datasets/{dataset}/export/", False, True),
     ("post", "/api/v1/datasets/{dataset}/imports/", False, True),
+    ("post", "/api/v1/datasets/{dataset}/export-training/", False, True),
+    ("get", "/api/v1/datasets/{dataset}/export-training/{job}/", False, True),
     ("get", "/api/v1/actions/", True, True),
     ("get", "/api/v1/videos/", True, True),
     ("post", "/api/v1/videos/", False, True),
