@@ -186,9 +186,9 @@ def test_suggestions_above_the_threshold_are_accepted_top_only_for_a_single_choi
     page.fill("#threshold", "0.6")  # a range input takes fill() as its value
     page.dispatch_event("#threshold", "input")
     assert page.locator("#threshold-value").inner_text() == "0.60"
+    page.locator(STAGE).focus()
     page.keyboard.press("Tab")
     assert page.locator(".label-row.above").count() == 3  # stand, walk, talk >= 0.6 and pending
-    page.locator(STAGE).focus()
     page.keyboard.press("Shift+A")
     chosen = sorted(page.locator(".label-row.chosen .label-name").all_inner_texts())
     assert chosen == ["stand", "talk to (e.g., self, a person, a group)"]

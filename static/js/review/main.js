@@ -161,6 +161,8 @@ async function main() {
   // --- commands: what buttons and keys do ---
   const selected = () => store.state.doc.boxes.find((box) => box.key === store.state.ui.selected);
   function cycle(delta) {
+    // Tab walks the boxes from the keyframe; from any other control it moves the focus as usual.
+    if (![$("stage"), document.body].includes(document.activeElement)) return false;
     const boxes = visibleBoxes(store.state);
     if (!boxes.length) return false;
     const index = boxes.findIndex((box) => box.key === store.state.ui.selected);
