@@ -16,6 +16,7 @@ from PIL import Image
 
 from annotator.models import Action, BoxLabel, Keyframe, PersonBox, Source, State, Video
 from annotator.services.ingest import keyframe_media, video_ingest
+from tests.conftest import wait_for
 from tests.generated import read_index, write_index_video
 
 pytestmark = pytest.mark.browser
@@ -390,3 +391,62 @@ def test_an_expired_session_during_autosave_loses_nothing(reviewer_page, reviewe
     wait_saved(page)
     assert PersonBox.objects.filter(keyframe=target).count() == 1
     assert page.evaluate(f"localStorage.getItem('review:unsaved:{target.pk}')") is None
+
+
+def test_a_network_failure_keeps_the_edits_and_the_retry_saves_them(reviewer_page, video):  # type: ignore[no-untyped-def]
+    target = keyframe(video, 902)
+    page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.route("**/annotations/", lambda route: route.abort("internetdisconnected"))
+    page.locator(STAGE).focus()
+    page.keyboard.press("d")
+    drag(page, (0.2, 0.2), (0.6, 0.9))
+    page.wait_for_selector("#save-status[data-state='offline']")
+    assert "Retrying" in page.locator("#save-status").inner_text()
+    assert not PersonBox.objects.filter(keyframe=target).exists()
+    page.unroute("**/annotations/")
+    page.wait_for_selector("#save-status[data-state='saved']", timeout=20_000)
+    assert PersonBox.objects.filter(keyframe=target).count() == 1
+
+
+def test_flag_next_previous_and_the_lease_given_back_on_leaving(reviewer_page, reviewer, video):  # type: ignore[no-untyped-def]
+    first, second = keyframe(video, 902), keyframe(video, 903)
+    page = open_review(reviewer_page, f"/review/{first.pk}/")
+    # Opened directly (not through /review/), the page leases the keyframe at once.
+    wait_for(lambda: Keyframe.objects.get(pk=first.pk).lease_holder == reviewer, timeout=10)
+
+    page.locator(STAGE).focus()
+    page.keyboard.press("f")
+    page.fill("#flag-comment", "the person is cut off")
+    page.click("#flag-form button[value='flag']")
+    page.wait_for_selector("#keyframe-status:has-text('flagged')")
+    first.refresh_from_db()
+    assert (first.status, first.flag_comment) == ("flagged", "the person is cut off")
+
+    page.locator(STAGE).focus()
+    page.keyboard.press("n")
+    page.wait_for_url(f"**/review/{second.pk}/")
+    page.wait_for_selector("#review[data-ready='true']")
+    first.refresh_from_db()
+    assert first.lease_holder is None  # given back when the page was left
+    page.keyboard.press("p")
+    page.wait_for_url(f"**/review/{first.pk}/")
+
+
+def test_an_unsaved_page_warns_before_it_is_left(reviewer_page, video):  # type: ignore[no-untyped-def]
+    target = keyframe(video, 902)
+    page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.route("**/annotations/", lambda route: route.abort("internetdisconnected"))
+    page.locator(STAGE).focus()
+    page.keyboard.press("d")
+    drag(page, (0.2, 0.2), (0.6, 0.9))
+    page.wait_for_selector("#save-status[data-state='offline']")
+    dialogs = []
+
+    def dismiss(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(500)  # the beforeunload dialog is handled asynchronously
+    assert dialogs == ["beforeunload"]
