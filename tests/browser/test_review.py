@@ -450,3 +450,26 @@ def test_an_unsaved_page_warns_before_it_is_left(reviewer_page, video):  # type:
     page.close(run_before_unload=True)
     page.wait_for_timeout(500)  # the beforeunload dialog is handled asynchronously
     assert dialogs == ["beforeunload"]
+
+
+def test_space_plays_the_context_clip_at_the_chosen_speed(reviewer_page, video):  # type: ignore[no-untyped-def]
+    target = keyframe(video, 903)
+    page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.wait_for_function("document.getElementById('clip').readyState >= 1")
+    page.select_option("#speed", "0.25")
+    page.locator(STAGE).focus()
+    page.keyboard.press(" ")
+    page.wait_for_function("!document.getElementById('clip').paused")
+    assert page.evaluate("document.getElementById('clip').playbackRate") == 0.25
+    assert page.evaluate("document.getElementById('clip').loop") is True
+    page.keyboard.press(" ")
+    page.wait_for_function("document.getElementById('clip').paused")
+
+
+def test_an_empty_queue_says_so(reviewer_page, video):  # type: ignore[no-untyped-def]
+    Keyframe.objects.filter(video=video).update(status=Keyframe.Status.REVIEWED)
+    page = reviewer_page
+    page.goto("/review/")
+    assert page.url.endswith("/review/")
+    assert "Your queue is empty" in page.locator("h1").inner_text()
+    screenshot(page, "queue-empty")

@@ -13,9 +13,8 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
   let timer = null;
   let running = null;
   let failures = 0;
-  let pendingStatus = null;
 
-  const dirty = () => store.revision !== savedRevision || pendingStatus !== null;
+  const dirty = () => store.revision !== savedRevision;
 
   function keepCopy() {
     if (!dirty()) {
