@@ -279,8 +279,16 @@ def test_mark_reviewed_is_refused_naming_the_rule_and_the_box(reviewer_page, vid
     page.keyboard.type("sit")
     page.keyboard.press("Enter")
     page.locator(STAGE).focus()
+    following = keyframe(video, 903)
+    page.wait_for_selector(f"#review[data-prefetched='{following.pk}']", state="attached")
+    page.evaluate("window.__samePage = true")
     page.keyboard.press("Control+Enter")
-    page.wait_for_url(f"**/review/{keyframe(video, 903).pk}/")
+    page.wait_for_url(f"**/review/{following.pk}/")
+    page.wait_for_selector(f"#review[data-keyframe='{following.pk}'][data-ready='true']")
+    # The prefetched keyframe was drawn in place, without loading a page.
+    assert page.evaluate("window.__samePage") is True
+    assert page.locator("#review-title").inner_text() == "index @ 903 s"
+    wait_for(lambda: Keyframe.objects.get(pk=following.pk).lease_holder_id is not None, timeout=10)
     target.refresh_from_db()
     assert target.status == Keyframe.Status.REVIEWED and target.reviewed_by is not None
 

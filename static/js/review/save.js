@@ -106,14 +106,16 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
     schedule();
   });
 
-  window.addEventListener("beforeunload", (event) => {
+  const warn = (event) => {
     if (dirty()) {
       keepCopy();
       event.preventDefault();
       event.returnValue = "";
     }
-  });
-  window.addEventListener("online", () => dirty() && schedule(0));
+  };
+  const online = () => dirty() && schedule(0);
+  window.addEventListener("beforeunload", warn);
+  window.addEventListener("online", online);
 
   return {
     save,
@@ -123,6 +125,12 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
     restore() {
       const text = localStorage.getItem(storageKey);
       return text ? JSON.parse(text) : null;
+    },
+    stop() {
+      clearTimeout(timer);
+      clearTimeout(copyTimer);
+      window.removeEventListener("beforeunload", warn);
+      window.removeEventListener("online", online);
     },
     forget() {
       savedRevision = store.revision;
