@@ -41,27 +41,29 @@ TIMING_SCRIPT = """
   window.fetch = async (...args) => {
     const response = await fetch0(...args);
     if (String(args[0]).includes('/annotations/') && response.ok) {
-      sessionStorage.setItem('bench:saved', String(now()));
+      window.__saved = now();
+      sessionStorage.setItem('bench:saved', String(window.__saved));
     }
     return response;
   };
-  if (window.__dropPrefetch) sessionStorage.removeItem('review:prefetched');
-  const saved = Number(sessionStorage.getItem('bench:saved') || 0);
+  // A full page load (no prefetched copy) finds the save's time in sessionStorage.
+  window.__saved = Number(sessionStorage.getItem('bench:saved') || 0) || null;
   sessionStorage.removeItem('bench:saved');
+  let drawn = null;
   const watch = () => {
     const root = document.getElementById('review');
     const image = document.querySelector('#stage image');
-    if (!root || root.dataset.ready !== 'true' || !image) return requestAnimationFrame(watch);
-    const navigation = performance.getEntriesByType('navigation')[0];
-    window.__pageTimes = [
-      navigation.responseEnd, navigation.domContentLoadedEventEnd, performance.now(),
-    ];
-    const probe = new Image();
-    probe.src = image.getAttribute('href');
-    probe.decode().catch(() => {}).then(() => requestAnimationFrame(() => {
-      window.__drawnAfterSave = saved ? now() - saved : null;
-      window.__navigationAfterSave = saved ? performance.timeOrigin - saved : null;
-    }));
+    if (root && root !== drawn && root.dataset.ready === 'true' && image) {
+      drawn = root;
+      const probe = new Image();
+      probe.src = image.getAttribute('href');
+      probe.decode().catch(() => {}).then(() => requestAnimationFrame(() => {
+        const saved = window.__saved;
+        window.__saved = null;
+        window.__drawn = { keyframe: root.dataset.keyframe, ms: saved ? now() - saved : null };
+      }));
+    }
+    requestAnimationFrame(watch);
   };
   requestAnimationFrame(watch);
 })();
@@ -154,10 +156,8 @@ def stats(values: list[float]) -> dict:
     }
 
 
-def login(browser, base: str, drop_prefetch: bool):  # type: ignore[no-untyped-def]
+def login(browser, base: str):  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=base, viewport={"width": 1600, "height": 1000})
-    if drop_prefetch:
-        context.add_init_script("window.__dropPrefetch = true;")
     context.add_init_script(TIMING_SCRIPT)
     page = context.new_page()
     page.goto("/login/")
@@ -168,39 +168,34 @@ def login(browser, base: str, drop_prefetch: bool):  # type: ignore[no-untyped-d
     return context, page
 
 
-def next_keyframe_times(browser, base: str, count: int, drop_prefetch: bool) -> tuple[list, list]:  # type: ignore[no-untyped-def]
-    context, page = login(browser, base, drop_prefetch)
+def next_keyframe_times(browser, base: str, count: int, drop_prefetch: bool) -> list[float]:  # type: ignore[no-untyped-def]
+    """Ctrl+Enter `count` times; with `drop_prefetch` the next keyframe is opened as a new page
+    (the reference: what the page did before it switched keyframes in place)."""
+    context, page = login(browser, base)
+    if drop_prefetch:  # the peek fails, nothing is prefetched: the next keyframe is a page load
+        context.route(lambda url: "/review/queue/?" in url, lambda route: route.abort())
     times: list[float] = []
-    navigations: list[float] = []
-    phases: list[list[float]] = []  # HTML received, DOMContentLoaded, state drawn (ms into page)
     page.goto("/review/")
     for _ in range(count):
-        page.wait_for_selector("#review[data-prefetched]", state="attached")
+        page.wait_for_function("window.__drawn !== undefined")
+        current = page.evaluate("window.__drawn.keyframe")
+        if not drop_prefetch:
+            page.wait_for_selector("#review[data-prefetched]", state="attached")
         page.locator("#stage").focus()
-        with page.expect_navigation():
-            page.keyboard.press("Control+Enter")
-        page.wait_for_function("window.__drawnAfterSave !== undefined", timeout=15_000)
-        value, navigation, page_times = page.evaluate(
-            "[window.__drawnAfterSave, window.__navigationAfterSave, window.__pageTimes]"
+        page.keyboard.press("Control+Enter")
+        page.wait_for_function(
+            f"window.__drawn !== undefined && window.__drawn.keyframe !== '{current}'",
+            timeout=15_000,
         )
+        value = page.evaluate("window.__drawn.ms")
         if value is not None:
             times.append(value)
-            navigations.append(navigation)
-            phases.append(page_times)
-        if page.locator("#queue-empty").count():
-            break
     context.close()
-    if phases:
-        print(
-            "page phases p50 (html, domcontentloaded, drawn):",
-            [round(statistics.median(phase[i] for phase in phases), 1) for i in range(3)],
-            file=sys.stderr,
-        )
-    return times, navigations
+    return times
 
 
 def toggle_times(browser, base: str, keyframe: int, count: int, click: bool) -> list[float]:  # type: ignore[no-untyped-def]
-    context, page = login(browser, base, False)
+    context, page = login(browser, base)
     page.goto(f"/review/{keyframe}/")
     page.wait_for_selector("#review[data-ready='true']")
     page.locator("#stage").focus()
@@ -240,8 +235,8 @@ def main() -> None:
                 time.sleep(0.2)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-            prefetched, navigations = next_keyframe_times(browser, base, args.keyframes, False)
-            cold, _ = next_keyframe_times(browser, base, args.keyframes, True)
+            prefetched = next_keyframe_times(browser, base, args.keyframes, False)
+            cold = next_keyframe_times(browser, base, args.keyframes, True)
             toggles = toggle_times(browser, base, state["crowded"], args.toggles, click=True)
             floor = toggle_times(browser, base, state["crowded"], args.toggles, click=False)
             browser.close()
@@ -250,7 +245,6 @@ def main() -> None:
         server.wait(timeout=30)
     result = {
         "next_keyframe_drawn_after_save": stats(prefetched),
-        "of_which_until_navigation_starts": stats(navigations),
         "reference_without_prefetch": stats(cold),
         "label_toggle_repaint_30_boxes_80_actions": {"actions": state["actions"], **stats(toggles)},
         "reference_frame_floor": stats(floor),

@@ -269,4 +269,13 @@ def test_home_shows_the_queue_and_progress_in_fixed_queries(
     assert len(more) == len(few)
     row = response.context["progress"]["datasets"][0]
     assert (row["reviewed"], row["total"]) == (1, 7)
+    stand = ava_dataset.actions.get(name="stand")
+    box = PersonBoxFactory(keyframe=keyframes[2], source=Source.DETECTOR, state=State.SUGGESTED)
+    BoxLabel.objects.create(box=box, action=stand, source=Source.MODEL, state="suggested")
+    BoxLabel.objects.create(
+        box=PersonBoxFactory(keyframe=keyframes[2]), action=stand, source="human", state="accepted"
+    )
+    row = client.get("/").context["progress"]["datasets"][0]
+    assert row["pending"] == 1
+    assert [video.pending for video in row["videos"]][:2] == [0, 1]
     assert b"Start reviewing" in response.content

@@ -16,6 +16,7 @@ from PIL import Image
 
 from annotator.models import Action, BoxLabel, Keyframe, PersonBox, Source, State, Video
 from annotator.services.ingest import keyframe_media, video_ingest
+from tests.conftest import wait_for
 from tests.generated import read_index, write_index_video
 
 pytestmark = pytest.mark.browser
@@ -186,9 +187,9 @@ def test_suggestions_above_the_threshold_are_accepted_top_only_for_a_single_choi
     page.fill("#threshold", "0.6")  # a range input takes fill() as its value
     page.dispatch_event("#threshold", "input")
     assert page.locator("#threshold-value").inner_text() == "0.60"
+    page.locator(STAGE).focus()
     page.keyboard.press("Tab")
     assert page.locator(".label-row.above").count() == 3  # stand, walk, talk >= 0.6 and pending
-    page.locator(STAGE).focus()
     page.keyboard.press("Shift+A")
     chosen = sorted(page.locator(".label-row.chosen .label-name").all_inner_texts())
     assert chosen == ["stand", "talk to (e.g., self, a person, a group)"]
@@ -278,8 +279,16 @@ def test_mark_reviewed_is_refused_naming_the_rule_and_the_box(reviewer_page, vid
     page.keyboard.type("sit")
     page.keyboard.press("Enter")
     page.locator(STAGE).focus()
+    following = keyframe(video, 903)
+    page.wait_for_selector(f"#review[data-prefetched='{following.pk}']", state="attached")
+    page.evaluate("window.__samePage = true")
     page.keyboard.press("Control+Enter")
-    page.wait_for_url(f"**/review/{keyframe(video, 903).pk}/")
+    page.wait_for_url(f"**/review/{following.pk}/")
+    page.wait_for_selector(f"#review[data-keyframe='{following.pk}'][data-ready='true']")
+    # The prefetched keyframe was drawn in place, without loading a page.
+    assert page.evaluate("window.__samePage") is True
+    assert page.locator("#review-title").inner_text() == "index @ 903 s"
+    wait_for(lambda: Keyframe.objects.get(pk=following.pk).lease_holder_id is not None, timeout=10)
     target.refresh_from_db()
     assert target.status == Keyframe.Status.REVIEWED and target.reviewed_by is not None
 
@@ -390,3 +399,85 @@ def test_an_expired_session_during_autosave_loses_nothing(reviewer_page, reviewe
     wait_saved(page)
     assert PersonBox.objects.filter(keyframe=target).count() == 1
     assert page.evaluate(f"localStorage.getItem('review:unsaved:{target.pk}')") is None
+
+
+def test_a_network_failure_keeps_the_edits_and_the_retry_saves_them(reviewer_page, video):  # type: ignore[no-untyped-def]
+    target = keyframe(video, 902)
+    page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.route("**/annotations/", lambda route: route.abort("internetdisconnected"))
+    page.locator(STAGE).focus()
+    page.keyboard.press("d")
+    drag(page, (0.2, 0.2), (0.6, 0.9))
+    page.wait_for_selector("#save-status[data-state='offline']")
+    assert "Retrying" in page.locator("#save-status").inner_text()
+    assert not PersonBox.objects.filter(keyframe=target).exists()
+    page.unroute("**/annotations/")
+    page.wait_for_selector("#save-status[data-state='saved']", timeout=20_000)
+    assert PersonBox.objects.filter(keyframe=target).count() == 1
+
+
+def test_flag_next_previous_and_the_lease_given_back_on_leaving(reviewer_page, reviewer, video):  # type: ignore[no-untyped-def]
+    first, second = keyframe(video, 902), keyframe(video, 903)
+    page = open_review(reviewer_page, f"/review/{first.pk}/")
+    # Opened directly (not through /review/), the page leases the keyframe at once.
+    wait_for(lambda: Keyframe.objects.get(pk=first.pk).lease_holder == reviewer, timeout=10)
+
+    page.locator(STAGE).focus()
+    page.keyboard.press("f")
+    page.fill("#flag-comment", "the person is cut off")
+    page.click("#flag-form button[value='flag']")
+    page.wait_for_selector("#keyframe-status:has-text('flagged')")
+    first.refresh_from_db()
+    assert (first.status, first.flag_comment) == ("flagged", "the person is cut off")
+
+    page.locator(STAGE).focus()
+    page.keyboard.press("n")
+    page.wait_for_url(f"**/review/{second.pk}/")
+    page.wait_for_selector("#review[data-ready='true']")
+    first.refresh_from_db()
+    assert first.lease_holder is None  # given back when the page was left
+    page.keyboard.press("p")
+    page.wait_for_url(f"**/review/{first.pk}/")
+
+
+def test_an_unsaved_page_warns_before_it_is_left(reviewer_page, video):  # type: ignore[no-untyped-def]
+    target = keyframe(video, 902)
+    page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.route("**/annotations/", lambda route: route.abort("internetdisconnected"))
+    page.locator(STAGE).focus()
+    page.keyboard.press("d")
+    drag(page, (0.2, 0.2), (0.6, 0.9))
+    page.wait_for_selector("#save-status[data-state='offline']")
+    dialogs = []
+
+    def dismiss(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(500)  # the beforeunload dialog is handled asynchronously
+    assert dialogs == ["beforeunload"]
+
+
+def test_space_plays_the_context_clip_at_the_chosen_speed(reviewer_page, video):  # type: ignore[no-untyped-def]
+    target = keyframe(video, 903)
+    page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.wait_for_function("document.getElementById('clip').readyState >= 1")
+    page.select_option("#speed", "0.25")
+    page.locator(STAGE).focus()
+    page.keyboard.press(" ")
+    page.wait_for_function("!document.getElementById('clip').paused")
+    assert page.evaluate("document.getElementById('clip').playbackRate") == 0.25
+    assert page.evaluate("document.getElementById('clip').loop") is True
+    page.keyboard.press(" ")
+    page.wait_for_function("document.getElementById('clip').paused")
+
+
+def test_an_empty_queue_says_so(reviewer_page, video):  # type: ignore[no-untyped-def]
+    Keyframe.objects.filter(video=video).update(status=Keyframe.Status.REVIEWED)
+    page = reviewer_page
+    page.goto("/review/")
+    assert page.url.endswith("/review/")
+    assert "Your queue is empty" in page.locator("h1").inner_text()
+    screenshot(page, "queue-empty")

@@ -59,5 +59,11 @@ export function createClip({ video, speed, playButton, frameCanvas, frameLabel, 
     else video.pause();
   }
   showPlaying();
-  return { step, toggle };
+  // Leaving the keyframe in place: the old clip stops loading and playing.
+  const stop = () => {
+    video.pause();
+    video.removeAttribute("src");
+    video.load();
+  };
+  return { step, toggle, stop };
 }

@@ -45,7 +45,7 @@ function describe(event) {
 const BINDINGS = new Map(KEYMAP.map(([key, command]) => [key, command]));
 
 export function bindKeys(commands, { modalOpen }) {
-  document.addEventListener("keydown", (event) => {
+  const onKey = (event) => {
     const target = event.target;
     if (TEXT.has(target.tagName) && target.type !== "checkbox" && target.type !== "radio" && target.type !== "range") return;
     if (target.isContentEditable || modalOpen()) return;
@@ -54,5 +54,7 @@ export function bindKeys(commands, { modalOpen }) {
     if (!command || !commands[command]) return;
     const handled = commands[command](event);
     if (handled !== false) event.preventDefault();
-  });
+  };
+  document.addEventListener("keydown", onKey);
+  return () => document.removeEventListener("keydown", onKey);
 }

@@ -9,26 +9,18 @@ import { createQueue } from "./queue.js";
 import { createSaver } from "./save.js";
 import { createStore, fromServerBoxes, isGroundTruth, isPending, personIdFor, ruleProblems, visibleBoxes } from "./state.js";
 
-const root = document.getElementById("review");
+let root = document.getElementById("review");
+// The page as the server rendered it, before any keyframe was drawn into it: moving on to the
+// next keyframe in place starts again from a copy of it (no listener of the last one survives).
+const pristine = root.cloneNode(true);
 const $ = (id) => document.getElementById(id);
-const keyframeId = Number(root.dataset.keyframe);
-const PREFETCH_KEY = "review:prefetched";
 
 function showMessage(text) {
   $("message").textContent = text;
   $("message").hidden = !text;
 }
 
-async function loadReview() {
-  // The previous page may have fetched this keyframe already (prefetch before Ctrl+Enter).
-  const stored = sessionStorage.getItem(PREFETCH_KEY);
-  sessionStorage.removeItem(PREFETCH_KEY);
-  if (stored) {
-    const prefetched = JSON.parse(stored);
-    if (prefetched.keyframe?.id === keyframeId && Date.now() - prefetched.at < 60_000) {
-      return { review: prefetched.review, fresh: getReview(keyframeId) };
-    }
-  }
+async function loadReview(keyframeId) {
   return { review: await getReview(keyframeId), fresh: null };
 }
 
@@ -59,8 +51,9 @@ function strip(box) {
   return rest;
 }
 
-async function main() {
-  const { review, fresh } = await loadReview();
+async function main(keyframeId, given = null) {
+  const { review, fresh } = given ? { review: given, fresh: getReview(keyframeId) } : await loadReview(keyframeId);
+  $("review-title").textContent = `${review.video.video_id} @ ${review.keyframe.timestamp} s`;
   const actionTypes = new Map(review.actions.map((action) => [action.action_id, action.action_type]));
   const actionNames = new Map(review.actions.map((action) => [action.action_id, action.name]));
   const rules = review.dataset.review_rules || {};
@@ -112,7 +105,7 @@ async function main() {
         frameLabel: $("model-frame-label"),
         media,
       })
-    : { step() {}, toggle() {} };
+    : { step() {}, toggle() {}, stop() {} };
   const queue = createQueue({
     keyframeId,
     query: root.dataset.query,
@@ -161,6 +154,8 @@ async function main() {
   // --- commands: what buttons and keys do ---
   const selected = () => store.state.doc.boxes.find((box) => box.key === store.state.ui.selected);
   function cycle(delta) {
+    // Tab walks the boxes from the keyframe; from any other control it moves the focus as usual.
+    if (![$("stage"), document.body].includes(document.activeElement)) return false;
     const boxes = visibleBoxes(store.state);
     if (!boxes.length) return false;
     const index = boxes.findIndex((box) => box.key === store.state.ui.selected);
@@ -216,9 +211,26 @@ async function main() {
       return;
     }
     if (queue.prefetched && queue.prefetched.keyframe.id === next) {
-      sessionStorage.setItem(PREFETCH_KEY, JSON.stringify({ keyframe: { id: next }, at: Date.now(), review: queue.prefetched }));
+      switchTo(next, queue.prefetched);
+      return;
     }
     window.location.assign(queue.pageUrl(next));
+  }
+
+  // Open the next keyframe in this page: stop this one's lease renewal, saver and keys, put a
+  // fresh copy of the page in place and draw the prefetched keyframe into it.
+  function switchTo(next, prefetched) {
+    unbindKeys();
+    queue.stop();
+    saver.stop();
+    clip.stop();
+    const fresh = pristine.cloneNode(true);
+    fresh.dataset.keyframe = next;
+    root.replaceWith(fresh);
+    root = fresh;
+    history.pushState({ keyframe: next }, "", queue.pageUrl(next));
+    document.title = `Review ${prefetched.video.video_id}@${prefetched.keyframe.timestamp} · AVA annotator`;
+    main(next, prefetched).catch((error) => showMessage(`Could not open the keyframe: ${error.message}`));
   }
 
   const commands = {
@@ -251,7 +263,7 @@ async function main() {
     zoomReset: () => canvas.zoomReset(),
   };
   const modalOpen = () => [...document.querySelectorAll("dialog")].some((dialog) => dialog.open);
-  bindKeys(commands, { modalOpen });
+  const unbindKeys = bindKeys(commands, { modalOpen });
 
   const buttons = {
     undo: "undo",
@@ -389,7 +401,10 @@ async function main() {
   root.dataset.pending = String(store.state.doc.boxes.flatMap((box) => box.labels).filter(isPending).length);
 }
 
-main().catch((error) => {
+// Back and forward between keyframes opened in place load the page of the address shown.
+window.addEventListener("popstate", () => window.location.reload());
+
+main(Number(root.dataset.keyframe)).catch((error) => {
   showMessage(`Could not open the keyframe: ${error.message}`);
   throw error;
 });

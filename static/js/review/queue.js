@@ -7,13 +7,15 @@ export function createQueue({ keyframeId, query, leaseSeconds, readOnly }) {
   for (const key of Object.keys(filters)) filters[key] = Number(filters[key]);
   let prefetched = null;
 
+  let timer = null;
+  const release = () => {
+    releaseLease(keyframeId).catch(() => {});
+  };
   if (!readOnly) {
     const renew = () => renewLease(keyframeId).catch(() => {});
     renew(); // a keyframe opened directly (n, p, a link) is leased at once
-    setInterval(renew, Math.max(1000, (leaseSeconds * 1000) / 3));
-    window.addEventListener("pagehide", () => {
-      releaseLease(keyframeId).catch(() => {});
-    });
+    timer = setInterval(renew, Math.max(1000, (leaseSeconds * 1000) / 3));
+    window.addEventListener("pagehide", release);
   }
 
   const pageUrl = (id) => `/review/${id}/${query ? `?${query}` : ""}`;
@@ -40,6 +42,11 @@ export function createQueue({ keyframeId, query, leaseSeconds, readOnly }) {
     },
     get prefetched() {
       return prefetched;
+    },
+    // The page moves on to another keyframe in place: this one's lease is no longer renewed.
+    stop() {
+      clearInterval(timer);
+      window.removeEventListener("pagehide", release);
     },
   };
 }

@@ -13,9 +13,8 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
   let timer = null;
   let running = null;
   let failures = 0;
-  let pendingStatus = null;
 
-  const dirty = () => store.revision !== savedRevision || pendingStatus !== null;
+  const dirty = () => store.revision !== savedRevision;
 
   function keepCopy() {
     if (!dirty()) {
@@ -107,14 +106,16 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
     schedule();
   });
 
-  window.addEventListener("beforeunload", (event) => {
+  const warn = (event) => {
     if (dirty()) {
       keepCopy();
       event.preventDefault();
       event.returnValue = "";
     }
-  });
-  window.addEventListener("online", () => dirty() && schedule(0));
+  };
+  const online = () => dirty() && schedule(0);
+  window.addEventListener("beforeunload", warn);
+  window.addEventListener("online", online);
 
   return {
     save,
@@ -124,6 +125,12 @@ export function createSaver({ store, keyframeId, onConflict, onAuth, onSaved, on
     restore() {
       const text = localStorage.getItem(storageKey);
       return text ? JSON.parse(text) : null;
+    },
+    stop() {
+      clearTimeout(timer);
+      clearTimeout(copyTimer);
+      window.removeEventListener("beforeunload", warn);
+      window.removeEventListener("online", online);
     },
     forget() {
       savedRevision = store.revision;
