@@ -214,8 +214,12 @@ def test_a_rerun_resumes_and_reaches_the_weights_of_an_uninterrupted_run(
         torch.equal(expected[k], v) for k, v in load_checkpoint(base)["state_dict"].items()
     )
     assert resumed.losses == whole.losses
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=r"other settings \(\['lr'\]\)"):
         train(**_paths(tiny), base=str(base), out=out, config=dataclasses.replace(config, lr=0.1))
+    changed = tmp_path / "train.csv"
+    changed.write_text("".join((tiny / "train.csv").read_text().splitlines(True)[:-1]))
+    with pytest.raises(ValueError, match=r"other settings \(\['data_sha256'\]\)"):
+        train(**{**_paths(tiny), "train_gt": changed}, base=str(base), out=out, config=config)
 
 
 def test_two_gloo_processes_match_one_with_the_same_global_batch(
