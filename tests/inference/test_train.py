@@ -157,6 +157,7 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero() -> None:
 # --- the loop ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_trains_and_beats_the_untrained_model_on_held_out_videos(
     toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,6 +223,7 @@ def test_a_rerun_resumes_and_reaches_the_weights_of_an_uninterrupted_run(
         train(**{**_paths(tiny), "train_gt": changed}, base=str(base), out=out, config=config)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_with_the_same_global_batch(
     tiny: Path, tmp_path: Path
 ) -> None:
