@@ -11,6 +11,7 @@ of an uninterrupted one. Under `torchrun` each process takes its share of every 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -254,12 +255,18 @@ def validate(
 # --- the loop ----------------------------------------------------------------------------------
 
 
-def _settings(config: TrainConfig, label_map: list[dict[str, Any]], base: str) -> dict[str, Any]:
+def _settings(
+    config: TrainConfig, label_map: list[dict[str, Any]], base: str, files: list[Path]
+) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the checkpoint."""
     values = asdict(config)
     for name in ("workers", "checkpoint_every", "val_batch_size"):
         values.pop(name)  # these do not change the weights
-    return {**values, "labels": [a["id"] for a in label_map], "base": base}
+    digest = hashlib.sha256()
+    for path in files:  # the training data: ground truth and detector boxes
+        digest.update(path.read_bytes())
+    labels = [a["id"] for a in label_map]
+    return {**values, "labels": labels, "base": base, "data_sha256": digest.hexdigest()}
 
 
 def train(
@@ -307,7 +314,8 @@ def train(
     warmup = min(round(config.warmup_epochs * steps_per_epoch), total_steps // 2)
 
     # Model: the run's own checkpoint when resuming, else the base.
-    settings = _settings(config, label_map, base)
+    data_files = [Path(train_gt)] + ([Path(person_boxes)] if person_boxes else [])
+    settings = _settings(config, label_map, base, data_files)
     state: dict[str, Any] = {}
     if out.exists():
         checkpoint = load_checkpoint(out)

@@ -157,6 +157,7 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero() -> None:
 # --- the loop ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_trains_and_beats_the_untrained_model_on_held_out_videos(
     toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -214,10 +215,15 @@ def test_a_rerun_resumes_and_reaches_the_weights_of_an_uninterrupted_run(
         torch.equal(expected[k], v) for k, v in load_checkpoint(base)["state_dict"].items()
     )
     assert resumed.losses == whole.losses
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=r"other settings \(\['lr'\]\)"):
         train(**_paths(tiny), base=str(base), out=out, config=dataclasses.replace(config, lr=0.1))
+    changed = tmp_path / "train.csv"
+    changed.write_text("".join((tiny / "train.csv").read_text().splitlines(True)[:-1]))
+    with pytest.raises(ValueError, match=r"other settings \(\['data_sha256'\]\)"):
+        train(**{**_paths(tiny), "train_gt": changed}, base=str(base), out=out, config=config)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_with_the_same_global_batch(
     tiny: Path, tmp_path: Path
 ) -> None:
