@@ -224,12 +224,15 @@ def _encode_jpeg(image: np.ndarray, paths: Sequence[str], quality: int) -> int:
 
 
 def _executor(workers: int) -> Executor:
-    """Worker processes; threads where this process may not start any (a daemonic Celery child,
-    which the JPEG encoder copes with as it releases the GIL)."""
+    """Worker processes, spawned: a forked child of a process with threads (FFmpeg's decoders, a
+    job's heartbeat) can inherit a lock held at the fork and hang. Threads where this process may
+    not start any (a daemonic one); the JPEG encoder releases the GIL."""
     import multiprocessing
 
     if workers > 0 and not multiprocessing.current_process().daemon:
-        return ProcessPoolExecutor(max_workers=workers)
+        return ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
     return ThreadPoolExecutor(max_workers=max(workers, 1))
 
 
