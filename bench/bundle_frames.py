@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from inference.ava import LabelMap  # noqa: E402
-from inference.bundle import BundleKeyframe, BundleSpec, BundleVideo, write_bundle  # noqa: E402
-from inference.video import iter_frames, probe, resized_size, to_rgb  # noqa: E402
+from inference.ava import LabelMap
+from inference.bundle import BundleKeyframe, BundleSpec, BundleVideo, write_bundle
+from inference.video import iter_frames, probe, resized_size, to_rgb
 
 
 def generated_video(path: Path, seconds: int) -> Path:

@@ -29,11 +29,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from inference.checkpoints import read_label_map, save_checkpoint  # noqa: E402
-from inference.models import build_model, preset  # noqa: E402
-from inference.synth import generate_dataset  # noqa: E402
-from inference.train import TrainConfig, train  # noqa: E402
-from inference.train.loop import _Logits  # noqa: E402
+from inference.checkpoints import read_label_map, save_checkpoint
+from inference.models import build_model, preset
+from inference.synth import generate_dataset
+from inference.train import TrainConfig, train
+from inference.train.loop import _Logits
 
 CLASSES = 14  # the synthetic taxonomy
 
