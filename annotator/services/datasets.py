@@ -131,7 +131,8 @@ def dataset_update(*, dataset: Dataset, user: Any = None, **fields: Any) -> Data
     with transaction.atomic():
         for name, value in fields.items():
             setattr(dataset, name, value)
-        dataset.save()
+        if fields:  # only these columns: the active model version changes below, audited
+            dataset.save(update_fields=list(fields))
         # The same checked, audited promotion as the activate endpoint and the admin's action.
         if isinstance(version, ModelVersion):
             dataset = dataset_activate_model(model_version=version, user=user)
