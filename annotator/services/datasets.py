@@ -154,8 +154,8 @@ def _active_model_set(
     *, dataset: Dataset, model_version: ModelVersion | None, user: Any
 ) -> Dataset:
     with transaction.atomic():
-        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        before = dataset.active_model_version_id
+        before = Dataset.objects.select_for_update().get(pk=dataset.pk).active_model_version_id
+        # The caller's object (often `model_version.dataset`) shows the change too.
         dataset.active_model_version = model_version
         dataset.save(update_fields=["active_model_version"])
         AuditEvent.objects.create(
