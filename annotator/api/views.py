@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -88,9 +88,9 @@ class HealthApi(APIView):
 
 class AuthTokenApi(APIView):
     """The API token of the logged-in user (created on first use): send it as
-    `Authorization: Token <key>`."""
+    `Authorization: Token <key>`. An account without a role has no use for one."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasRole]
 
     @extend_schema(
         request=None,

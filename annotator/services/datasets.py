@@ -131,7 +131,8 @@ def dataset_update(*, dataset: Dataset, user: Any = None, **fields: Any) -> Data
     with transaction.atomic():
         for name, value in fields.items():
             setattr(dataset, name, value)
-        dataset.save()
+        if fields:  # only these columns: the active model version changes below, audited
+            dataset.save(update_fields=list(fields))
         # The same checked, audited promotion as the activate endpoint and the admin's action.
         if isinstance(version, ModelVersion):
             dataset = dataset_activate_model(model_version=version, user=user)
@@ -153,8 +154,8 @@ def _active_model_set(
     *, dataset: Dataset, model_version: ModelVersion | None, user: Any
 ) -> Dataset:
     with transaction.atomic():
-        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
-        before = dataset.active_model_version_id
+        before = Dataset.objects.select_for_update().get(pk=dataset.pk).active_model_version_id
+        # The caller's object (often `model_version.dataset`) shows the change too.
         dataset.active_model_version = model_version
         dataset.save(update_fields=["active_model_version"])
         AuditEvent.objects.create(
