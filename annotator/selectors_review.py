@@ -204,10 +204,11 @@ def review_queue_peek(
     dataset_id: int | None = None,
     video_id: int | None = None,
     skip: int | None = None,
+    order: str = "default",
 ) -> dict[str, Any]:
     """How many keyframes wait in the reviewer's queue, and which one comes next (without
     taking it: the page prefetches its media)."""
-    queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id)
+    queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id, order=order)
     if skip is not None:
         queue = queue.exclude(pk=skip)
     return {"count": queue.count(), "next": queue.values_list("pk", flat=True).first()}

@@ -112,17 +112,34 @@ def _queue_filters(request: HttpRequest) -> dict[str, int | None]:
     }
 
 
+def _queue_order(request: HttpRequest) -> str:
+    """The queue order asked for (`?order=uncertain`), the default order otherwise."""
+    order = request.GET.get("order", "default")
+    return order if order in review.QUEUE_ORDERS else "default"
+
+
+def _queue_query(request: HttpRequest) -> dict[str, str]:
+    """The filters and order a review page keeps in its links and queue requests."""
+    query = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
+    if _queue_order(request) != "default":
+        query["order"] = _queue_order(request)
+    return query
+
+
 @login_required
 def review_next(request: HttpRequest) -> HttpResponse:
-    """Take the next keyframe of the reviewer's queue and open it (filters: dataset, video)."""
+    """Take the next keyframe of the reviewer's queue and open it (filters: dataset, video;
+    `order=uncertain` takes the least confident first)."""
     if role_of(request.user) is None:
         raise PermissionDenied("your account has no role (reviewer or manager)")
-    keyframe = review.keyframe_take(user=request.user, **_queue_filters(request))
+    keyframe = review.keyframe_take(
+        user=request.user, order=_queue_order(request), **_queue_filters(request)
+    )
     if keyframe is None:
         return render(request, "annotator/review_empty.html", {"query": request.GET.urlencode()})
     target = reverse("review-keyframe", args=[keyframe.pk])
-    filters = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
-    return redirect(f"{target}?{urlencode(filters)}" if filters else target)
+    query = _queue_query(request)
+    return redirect(f"{target}?{urlencode(query)}" if query else target)
 
 
 @login_required
@@ -131,13 +148,12 @@ def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
     if role_of(request.user) is None:
         raise PermissionDenied("your account has no role (reviewer or manager)")
     keyframe = get_object_or_404(Keyframe.objects.select_related("video"), pk=keyframe_id)
-    filters = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
     return render(
         request,
         "annotator/review.html",
         {
             "keyframe": keyframe,
-            "query": urlencode(filters),
+            "query": urlencode(_queue_query(request)),
             "lease_seconds": review.lease_seconds(),
         },
     )

@@ -40,6 +40,7 @@ from annotator.models import (
     Action,
     BoxLabel,
     BoxScore,
+    Dataset,
     Job,
     Keyframe,
     ModelVersion,
@@ -51,6 +52,7 @@ from annotator.models import (
 )
 from annotator.services.jobs import JobContext, job_create
 from annotator.services.models import model_version_checkpoint
+from annotator.services.uncertainty import keyframes_uncertainty_update
 from annotator.services.videos import derived_media_dir
 from inference.boxes import PlannedBox, overlaps_any, plan_keyframe_boxes
 
@@ -432,6 +434,14 @@ class _BatchWriter:
         with transaction.atomic():
             for keyframe, plan, scores in batch:
                 self._write_keyframe(keyframe, plan, scores)
+            active = Dataset.objects.filter(pk=self.version.dataset_id).values_list(
+                "active_model_version_id", flat=True
+            )
+            if active.first() == self.version.pk:  # the queue orders by the active version's
+                keyframes_uncertainty_update(
+                    keyframe_ids=[keyframe.pk for keyframe, _, _ in batch],
+                    model_version_id=self.version.pk,
+                )
 
     def _skipped(self, keyframe: Keyframe) -> tuple[bool, bool]:
         """Whether to leave the keyframe alone (deleted, or made gold or reviewed while the
