@@ -199,6 +199,24 @@ class KeyframeReviewOutput(serializers.Serializer):
             "next": serializers.IntegerField(allow_null=True),
         },
     )
+    tracks = inline_serializer(
+        "ReviewTracks",
+        {
+            side: inline_serializer(
+                f"ReviewTrack{side.title()}",
+                {
+                    "person_id": serializers.IntegerField(),
+                    "x1": serializers.FloatField(),
+                    "y1": serializers.FloatField(),
+                    "x2": serializers.FloatField(),
+                    "y2": serializers.FloatField(),
+                },
+                many=True,
+            )
+            for side in ("previous", "next")
+        },
+        help_text="Boxes with a person id on the previous and next keyframes (none on gold).",
+    )
     actions = inline_serializer(
         "ReviewAction",
         {

@@ -87,6 +87,7 @@ async function main(keyframeId, given = null) {
     imageUrl: media ? media.image : "",
     ctx,
     personIdFor: (coords) => personIdFor(coords, previousBoxes),
+    tracks: review.tracks || { previous: [], next: [] },
   });
   const labels = createLabelPanel({
     root: $("labels"),
