@@ -284,3 +284,37 @@ def home_progress(*, user: AbstractBaseUser) -> dict[str, Any]:
         .order_by("-created_at", "-id")[:50]
     )
     return {"queue": review_queue(user=user).count(), "datasets": datasets, "jobs": jobs}
+
+
+def assignment_summary() -> list[dict[str, Any]]:
+    """Per user with a role: the keyframes assigned to them still to review, and those assigned
+    and reviewed (two queries)."""
+    from django.contrib.auth import get_user_model
+
+    from annotator.roles import ROLES
+
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Keyframe.objects.filter(assignee__isnull=False)
+        .values_list("assignee_id", "status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for assignee_id, status, count in rows:
+        entry = counts.setdefault(assignee_id, {"open": 0, "done": 0})
+        entry["done" if status == Keyframe.Status.REVIEWED else "open"] += count
+    users = (
+        get_user_model()
+        .objects.filter(Q(groups__name__in=ROLES) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+    return [
+        {
+            "id": user.pk,
+            "username": user.get_username(),
+            "assigned_open": counts.get(user.pk, {}).get("open", 0),
+            "assigned_reviewed": counts.get(user.pk, {}).get("done", 0),
+        }
+        for user in users
+    ]

@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("review/", views.review_next, name="review-next"),
     path("review/<int:keyframe_id>/", views.review_keyframe, name="review-keyframe"),
+    path("assignments/", views.assignments, name="assignments"),
     path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
 ]

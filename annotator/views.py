@@ -11,9 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from annotator import selectors_review
+from annotator.errors import ApplicationError
 from annotator.models import Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
 from annotator.services import review
+from annotator.services.assignment import keyframes_assign
 from annotator.services.evaluation import SCORED_BOX_SOURCES
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
@@ -157,3 +159,53 @@ def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
             "lease_seconds": review.lease_seconds(),
         },
     )
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+@login_required
+def assignments(request: HttpRequest) -> HttpResponse:
+    """Managers assign keyframes to reviewers and release them (a form posting to this page),
+    and see each reviewer's assigned work."""
+    if role_of(request.user) != MANAGER:
+        raise PermissionDenied("only managers assign keyframes")
+    message, error = "", ""
+    if request.method == "POST":
+        form = request.POST
+        try:
+            changed = keyframes_assign(
+                user=request.user,
+                action=form.get("action", ""),
+                reviewer_id=_int(form.get("reviewer")),
+                video_id=_int(form.get("video")),
+                dataset_id=_int(form.get("dataset")),
+                timestamp_from=_signed(form.get("timestamp_from")),
+                timestamp_to=_signed(form.get("timestamp_to")),
+                count=_int(form.get("count")),
+            )
+        except ApplicationError as problem:
+            error = problem.message
+        else:
+            verb = "assigned" if form.get("action") == "assign" else "released"
+            message = f"{len(changed)} keyframe{'s' if len(changed) != 1 else ''} {verb}."
+    return render(
+        request,
+        "annotator/assignments.html",
+        {
+            "summary": selectors_review.assignment_summary(),
+            "datasets": Dataset.objects.order_by("name"),
+            "videos": Video.objects.order_by("dataset_id", "video_id").only(
+                "pk", "dataset_id", "video_id"
+            ),
+            "message": message,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _signed(value: str | None) -> int | None:
+    value = (value or "").strip()
+    digits = value[1:] if value.startswith("-") else value
+    return int(value) if digits.isdigit() and len(digits) <= 9 else None

@@ -1,6 +1,13 @@
 from django.urls import path, register_converter
 
-from annotator.api import evaluation, preannotation, review, training_export, views
+from annotator.api import (
+    assignment,
+    evaluation,
+    preannotation,
+    review,
+    training_export,
+    views,
+)
 
 
 class IdConverter:
@@ -63,6 +70,7 @@ urlpatterns = [
         name="api-keyframe-annotations",
     ),
     path("review/queue/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
+    path("assignments/", assignment.AssignmentsApi.as_view(), name="api-assignments"),
     path(
         "keyframes/<id:keyframe_id>/review/",
         review.KeyframeReviewApi.as_view(),

@@ -58,6 +58,8 @@ MATRIX = [
     ("put", "/api/v1/keyframes/{keyframe}/annotations/", True, True),
     ("get", "/api/v1/keyframes/{keyframe}/review/", True, True),
     ("put", "/api/v1/keyframes/{keyframe}/lease/", True, True),
+    ("get", "/api/v1/assignments/", False, True),
+    ("post", "/api/v1/assignments/", False, True),
     ("delete", "/api/v1/keyframes/{keyframe}/lease/", True, True),
     ("post", "/api/v1/keyframes/{keyframe}/mark/", True, True),
     ("get", "/api/v1/review/queue/", True, True),
