@@ -318,3 +318,12 @@ def assignment_summary() -> list[dict[str, Any]]:
         }
         for user in users
     ]
+
+
+def reviewer_keys(*, user: AbstractBaseUser) -> dict[str, str]:
+    """The user's effective key bindings, command -> key (their own over the defaults)."""
+    from annotator.models import ReviewerSettings
+    from annotator.services.keys import keys_effective
+
+    row = ReviewerSettings.objects.filter(user=user).values_list("key_bindings", flat=True).first()
+    return keys_effective(row or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -156,6 +157,7 @@ def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
         {
             "keyframe": keyframe,
             "query": urlencode(_queue_query(request)),
+            "key_bindings": json.dumps(selectors_review.reviewer_keys(user=request.user)),
             "lease_seconds": review.lease_seconds(),
         },
     )
@@ -209,3 +211,11 @@ def _signed(value: str | None) -> int | None:
     value = (value or "").strip()
     digits = value[1:] if value.startswith("-") else value
     return int(value) if digits.isdigit() and len(digits) <= 9 else None
+
+
+@login_required
+def key_settings(request: HttpRequest) -> HttpResponse:
+    """Remap the review page's keys (the page's script saves them through the REST API)."""
+    if role_of(request.user) is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    return render(request, "annotator/keys.html")

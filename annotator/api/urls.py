@@ -3,6 +3,7 @@ from django.urls import path, register_converter
 from annotator.api import (
     assignment,
     evaluation,
+    keys,
     preannotation,
     review,
     training_export,
@@ -71,6 +72,7 @@ urlpatterns = [
     ),
     path("review/queue/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
     path("assignments/", assignment.AssignmentsApi.as_view(), name="api-assignments"),
+    path("me/keys/", keys.KeyBindingsApi.as_view(), name="api-my-keys"),
     path(
         "keyframes/<id:keyframe_id>/review/",
         review.KeyframeReviewApi.as_view(),
