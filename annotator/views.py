@@ -18,6 +18,7 @@ from annotator.roles import MANAGER, role_of
 from annotator.services import review
 from annotator.services.assignment import keyframes_assign
 from annotator.services.evaluation import SCORED_BOX_SOURCES
+from annotator.services.gold import keyframes_mark_gold
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
@@ -174,23 +175,10 @@ def assignments(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("only managers assign keyframes")
     message, error = "", ""
     if request.method == "POST":
-        form = request.POST
         try:
-            changed = keyframes_assign(
-                user=request.user,
-                action=form.get("action", ""),
-                reviewer_id=_int(form.get("reviewer")),
-                video_id=_int(form.get("video")),
-                dataset_id=_int(form.get("dataset")),
-                timestamp_from=_signed(form.get("timestamp_from")),
-                timestamp_to=_signed(form.get("timestamp_to")),
-                count=_int(form.get("count")),
-            )
+            message = _assignment_post(request)
         except ApplicationError as problem:
             error = problem.message
-        else:
-            verb = "assigned" if form.get("action") == "assign" else "released"
-            message = f"{len(changed)} keyframe{'s' if len(changed) != 1 else ''} {verb}."
     return render(
         request,
         "annotator/assignments.html",
@@ -205,6 +193,32 @@ def assignments(request: HttpRequest) -> HttpResponse:
         },
         status=400 if error else 200,
     )
+
+
+def _assignment_post(request: HttpRequest) -> str:
+    """Carry out the assignment form (assign, release, or mark a random sample gold)."""
+    form = request.POST
+    action = form.get("action", "")
+    if action == "gold":
+        marked = keyframes_mark_gold(
+            user=request.user,
+            count=_int(form.get("count")) or 0,
+            video_id=_int(form.get("video")),
+            dataset_id=_int(form.get("dataset")),
+        )
+        return f"{len(marked)} keyframe{'s' if len(marked) != 1 else ''} marked gold."
+    changed = keyframes_assign(
+        user=request.user,
+        action=action,
+        reviewer_id=_int(form.get("reviewer")),
+        video_id=_int(form.get("video")),
+        dataset_id=_int(form.get("dataset")),
+        timestamp_from=_signed(form.get("timestamp_from")),
+        timestamp_to=_signed(form.get("timestamp_to")),
+        count=_int(form.get("count")),
+    )
+    verb = "assigned" if action == "assign" else "released"
+    return f"{len(changed)} keyframe{'s' if len(changed) != 1 else ''} {verb}."
 
 
 def _signed(value: str | None) -> int | None:

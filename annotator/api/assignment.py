@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from annotator import selectors_review
 from annotator.api.permissions import IsManager
 from annotator.services.assignment import ASSIGNMENT_ACTIONS, keyframes_assign
+from annotator.services.gold import keyframes_mark_gold
 
 ID = {"min_value": 1, "max_value": 2**63 - 1}
 
@@ -71,5 +72,40 @@ class AssignmentsApi(APIView):
             timestamp_from=fields.get("timestamp_from"),
             timestamp_to=fields.get("timestamp_to"),
             count=fields.get("count"),
+        )
+        return Response({"keyframes": ids})
+
+
+class GoldSampleApi(APIView):
+    """Mark `count` keyframes drawn at random from a video's or dataset's keyframes still to
+    review gold (reviewed blind). Managers only."""
+
+    permission_classes = [IsManager]
+
+    class GoldSampleInput(serializers.Serializer):
+        video = serializers.IntegerField(required=False, allow_null=True, **ID)
+        dataset = serializers.IntegerField(required=False, allow_null=True, **ID)
+        count = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+        seed = serializers.IntegerField(
+            required=False, allow_null=True, min_value=0, max_value=2**31 - 1
+        )
+
+    @extend_schema(
+        request=GoldSampleInput,
+        responses=inline_serializer(
+            "GoldSampleResult",
+            {"keyframes": serializers.ListField(child=serializers.IntegerField())},
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        data = self.GoldSampleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        ids = keyframes_mark_gold(
+            user=request.user,
+            count=fields["count"],
+            video_id=fields.get("video"),
+            dataset_id=fields.get("dataset"),
+            seed=fields.get("seed"),
         )
         return Response({"keyframes": ids})

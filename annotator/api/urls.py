@@ -72,6 +72,7 @@ urlpatterns = [
     ),
     path("review/queue/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
     path("assignments/", assignment.AssignmentsApi.as_view(), name="api-assignments"),
+    path("gold/", assignment.GoldSampleApi.as_view(), name="api-gold-sample"),
     path("me/keys/", keys.KeyBindingsApi.as_view(), name="api-my-keys"),
     path(
         "keyframes/<id:keyframe_id>/review/",

@@ -18,13 +18,15 @@ from annotator.services.review import QUEUE_STATUSES
 ASSIGNMENT_ACTIONS = ("assign", "release")
 
 
-def _selection(
+def keyframes_selection(
     *,
     video_id: int | None,
     dataset_id: int | None,
     timestamp_from: int | None,
     timestamp_to: int | None,
 ) -> QuerySet[Keyframe]:
+    """A video's or dataset's keyframes still to review (not excluded), optionally within a range
+    of seconds, in video and time order."""
     if (video_id is None) == (dataset_id is None):
         raise ApplicationError("give either 'video' or 'dataset' (exactly one)")
     if timestamp_from is not None and timestamp_to is not None and timestamp_from > timestamp_to:
@@ -68,7 +70,7 @@ def keyframes_assign(
             raise ApplicationError(f"field 'reviewer' = {reviewer_id}: no reviewer with this id")
     elif action == "assign":
         raise ApplicationError("field 'reviewer': whom to assign the keyframes to")
-    keyframes = _selection(
+    keyframes = keyframes_selection(
         video_id=video_id,
         dataset_id=dataset_id,
         timestamp_from=timestamp_from,

@@ -60,6 +60,7 @@ MATRIX = [
     ("put", "/api/v1/keyframes/{keyframe}/lease/", True, True),
     ("get", "/api/v1/assignments/", False, True),
     ("post", "/api/v1/assignments/", False, True),
+    ("post", "/api/v1/gold/", False, True),
     ("get", "/api/v1/me/keys/", True, True),
     ("put", "/api/v1/me/keys/", True, True),
     ("delete", "/api/v1/me/keys/", True, True),
