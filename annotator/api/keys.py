@@ -44,6 +44,6 @@ class KeyBindingsApi(APIView):
         bindings = reviewer_keys_update(user=request.user, bindings=data.validated_data["bindings"])
         return Response(_output(bindings))
 
-    @extend_schema(request=None, responses=KeyBindingsOutput)
+    @extend_schema(request=None, responses={200: KeyBindingsOutput})
     def delete(self, request: Request) -> Response:
         return Response(_output(reviewer_keys_reset(user=request.user)))
