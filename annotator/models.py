@@ -124,13 +124,19 @@ class Keyframe(models.Model):
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock.")
     excluded = models.BooleanField(default=False)
     gold = models.BooleanField(default=False, help_text="Reviewed blind, without suggestions.")
+    # Sum of p(1 - p) over the active version's scores on its boxes (inference.uncertainty); null
+    # until that version scored it. The queue's least-confident-first order reads it.
+    uncertainty = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["video", "timestamp"]
         constraints = [
             models.UniqueConstraint(fields=["video", "timestamp"], name="keyframe_unique_time"),
         ]
-        indexes = [models.Index(fields=["status", "assignee"])]
+        indexes = [
+            models.Index(fields=["status", "assignee"]),
+            models.Index(fields=["status", "-uncertainty", "id"], name="keyframe_uncertain_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.video_id}@{self.timestamp}"
@@ -299,6 +305,7 @@ class Job(models.Model):
         EVALUATE = "evaluate"
         TRAIN = "train"
         EXPORT_TRAINING = "export_training"
+        UNCERTAINTY = "uncertainty"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -393,3 +400,17 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verb} {self.object_type} {self.object_id}"
+
+
+class ReviewerSettings(models.Model):
+    """A user's review settings: their key bindings, command -> key, over the defaults
+    (annotator.services.keys.DEFAULT_KEYS)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_settings"
+    )
+    key_bindings = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"settings of {self.user_id}"

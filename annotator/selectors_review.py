@@ -114,6 +114,28 @@ def previous_keyframe_annotations(*, keyframe: Keyframe) -> dict[str, Any] | Non
     return {"id": previous.pk, "timestamp": previous.timestamp, "boxes": boxes}
 
 
+def keyframe_tracks(
+    *, keyframe: Keyframe, previous_id: int | None, next_id: int | None
+) -> dict[str, list[dict[str, Any]]]:
+    """The boxes with a person id on the video's keyframes before and after this one (rejected
+    ones left out), so the page can show where each person of this keyframe was and goes; none
+    on gold keyframes, which are reviewed blind. One query."""
+    tracks: dict[str, list[dict[str, Any]]] = {"previous": [], "next": []}
+    neighbours = {pk: side for pk, side in ((previous_id, "previous"), (next_id, "next")) if pk}
+    if keyframe.gold or not neighbours:
+        return tracks
+    boxes = (
+        PersonBox.objects.filter(keyframe_id__in=neighbours, person_id__isnull=False)
+        .exclude(state=State.REJECTED)
+        .order_by("keyframe_id", "id")
+        .values("keyframe_id", "person_id", "x1", "y1", "x2", "y2")
+    )
+    for box in boxes:
+        side = neighbours[box.pop("keyframe_id")]
+        tracks[side].append(box)
+    return tracks
+
+
 def _read_only_reason(keyframe: Keyframe, user: AbstractBaseUser) -> str | None:
     try:
         keyframe_check_editable(keyframe=keyframe, user=user)
@@ -193,6 +215,7 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
         "boxes": keyframe_boxes_for_review(keyframe),
         "previous": previous_keyframe_annotations(keyframe=keyframe),
         "neighbours": {"previous": previous_id, "next": next_id},
+        "tracks": keyframe_tracks(keyframe=keyframe, previous_id=previous_id, next_id=next_id),
         "actions": actions,
         "read_only": _read_only_reason(keyframe, user),
     }
@@ -204,10 +227,11 @@ def review_queue_peek(
     dataset_id: int | None = None,
     video_id: int | None = None,
     skip: int | None = None,
+    order: str = "default",
 ) -> dict[str, Any]:
     """How many keyframes wait in the reviewer's queue, and which one comes next (without
     taking it: the page prefetches its media)."""
-    queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id)
+    queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id, order=order)
     if skip is not None:
         queue = queue.exclude(pk=skip)
     return {"count": queue.count(), "next": queue.values_list("pk", flat=True).first()}
@@ -260,3 +284,46 @@ def home_progress(*, user: AbstractBaseUser) -> dict[str, Any]:
         .order_by("-created_at", "-id")[:50]
     )
     return {"queue": review_queue(user=user).count(), "datasets": datasets, "jobs": jobs}
+
+
+def assignment_summary() -> list[dict[str, Any]]:
+    """Per user with a role: the keyframes assigned to them still to review, and those assigned
+    and reviewed (two queries)."""
+    from django.contrib.auth import get_user_model
+
+    from annotator.roles import ROLES
+
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Keyframe.objects.filter(assignee__isnull=False)
+        .values_list("assignee_id", "status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for assignee_id, status, count in rows:
+        entry = counts.setdefault(assignee_id, {"open": 0, "done": 0})
+        entry["done" if status == Keyframe.Status.REVIEWED else "open"] += count
+    users = (
+        get_user_model()
+        .objects.filter(Q(groups__name__in=ROLES) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+    return [
+        {
+            "id": user.pk,
+            "username": user.get_username(),
+            "assigned_open": counts.get(user.pk, {}).get("open", 0),
+            "assigned_reviewed": counts.get(user.pk, {}).get("done", 0),
+        }
+        for user in users
+    ]
+
+
+def reviewer_keys(*, user: AbstractBaseUser) -> dict[str, str]:
+    """The user's effective key bindings, command -> key (their own over the defaults)."""
+    from annotator.models import ReviewerSettings
+    from annotator.services.keys import keys_effective
+
+    row = ReviewerSettings.objects.filter(user=user).values_list("key_bindings", flat=True).first()
+    return keys_effective(row or {})

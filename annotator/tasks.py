@@ -84,3 +84,11 @@ def export_training_task(job_id: int) -> None:
 def jobs_sweep_task() -> list[int]:
     """Re-queue jobs whose worker stopped renewing the lease."""
     return jobs_sweep()
+
+
+@shared_task(**TASK_OPTIONS)
+def uncertainty_task(job_id: int) -> None:
+    """Recompute a dataset's keyframe uncertainties under its active version (default queue)."""
+    from annotator.services.uncertainty import dataset_uncertainty_run
+
+    job_run(job_id=job_id, work=lambda context: dataset_uncertainty_run(context=context))

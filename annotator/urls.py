@@ -10,5 +10,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("review/", views.review_next, name="review-next"),
     path("review/<int:keyframe_id>/", views.review_keyframe, name="review-keyframe"),
+    path("assignments/", views.assignments, name="assignments"),
+    path("settings/keys/", views.key_settings, name="key-settings"),
     path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
 ]

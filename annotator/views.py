@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -11,10 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from annotator import selectors_review
+from annotator.errors import ApplicationError
 from annotator.models import Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
 from annotator.services import review
+from annotator.services.assignment import keyframes_assign
 from annotator.services.evaluation import SCORED_BOX_SOURCES
+from annotator.services.gold import keyframes_mark_gold
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
@@ -112,17 +116,34 @@ def _queue_filters(request: HttpRequest) -> dict[str, int | None]:
     }
 
 
+def _queue_order(request: HttpRequest) -> str:
+    """The queue order asked for (`?order=uncertain`), the default order otherwise."""
+    order = request.GET.get("order", "default")
+    return order if order in review.QUEUE_ORDERS else "default"
+
+
+def _queue_query(request: HttpRequest) -> dict[str, str]:
+    """The filters and order a review page keeps in its links and queue requests."""
+    query = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
+    if _queue_order(request) != "default":
+        query["order"] = _queue_order(request)
+    return query
+
+
 @login_required
 def review_next(request: HttpRequest) -> HttpResponse:
-    """Take the next keyframe of the reviewer's queue and open it (filters: dataset, video)."""
+    """Take the next keyframe of the reviewer's queue and open it (filters: dataset, video;
+    `order=uncertain` takes the least confident first)."""
     if role_of(request.user) is None:
         raise PermissionDenied("your account has no role (reviewer or manager)")
-    keyframe = review.keyframe_take(user=request.user, **_queue_filters(request))
+    keyframe = review.keyframe_take(
+        user=request.user, order=_queue_order(request), **_queue_filters(request)
+    )
     if keyframe is None:
         return render(request, "annotator/review_empty.html", {"query": request.GET.urlencode()})
     target = reverse("review-keyframe", args=[keyframe.pk])
-    filters = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
-    return redirect(f"{target}?{urlencode(filters)}" if filters else target)
+    query = _queue_query(request)
+    return redirect(f"{target}?{urlencode(query)}" if query else target)
 
 
 @login_required
@@ -131,13 +152,84 @@ def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
     if role_of(request.user) is None:
         raise PermissionDenied("your account has no role (reviewer or manager)")
     keyframe = get_object_or_404(Keyframe.objects.select_related("video"), pk=keyframe_id)
-    filters = {key: request.GET[key] for key in ("dataset", "video") if _int(request.GET.get(key))}
     return render(
         request,
         "annotator/review.html",
         {
             "keyframe": keyframe,
-            "query": urlencode(filters),
+            "query": urlencode(_queue_query(request)),
+            "key_bindings": json.dumps(selectors_review.reviewer_keys(user=request.user)),
             "lease_seconds": review.lease_seconds(),
         },
     )
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+@login_required
+def assignments(request: HttpRequest) -> HttpResponse:
+    """Managers assign keyframes to reviewers and release them (a form posting to this page),
+    and see each reviewer's assigned work."""
+    if role_of(request.user) != MANAGER:
+        raise PermissionDenied("only managers assign keyframes")
+    message, error = "", ""
+    if request.method == "POST":
+        try:
+            message = _assignment_post(request)
+        except ApplicationError as problem:
+            error = problem.message
+    return render(
+        request,
+        "annotator/assignments.html",
+        {
+            "summary": selectors_review.assignment_summary(),
+            "datasets": Dataset.objects.order_by("name"),
+            "videos": Video.objects.order_by("dataset_id", "video_id").only(
+                "pk", "dataset_id", "video_id"
+            ),
+            "message": message,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _assignment_post(request: HttpRequest) -> str:
+    """Carry out the assignment form (assign, release, or mark a random sample gold)."""
+    form = request.POST
+    action = form.get("action", "")
+    if action == "gold":
+        marked = keyframes_mark_gold(
+            user=request.user,
+            count=_int(form.get("count")) or 0,
+            video_id=_int(form.get("video")),
+            dataset_id=_int(form.get("dataset")),
+        )
+        return f"{len(marked)} keyframe{'s' if len(marked) != 1 else ''} marked gold."
+    changed = keyframes_assign(
+        user=request.user,
+        action=action,
+        reviewer_id=_int(form.get("reviewer")),
+        video_id=_int(form.get("video")),
+        dataset_id=_int(form.get("dataset")),
+        timestamp_from=_signed(form.get("timestamp_from")),
+        timestamp_to=_signed(form.get("timestamp_to")),
+        count=_int(form.get("count")),
+    )
+    verb = "assigned" if action == "assign" else "released"
+    return f"{len(changed)} keyframe{'s' if len(changed) != 1 else ''} {verb}."
+
+
+def _signed(value: str | None) -> int | None:
+    value = (value or "").strip()
+    digits = value[1:] if value.startswith("-") else value
+    return int(value) if digits.isdigit() and len(digits) <= 9 else None
+
+
+@login_required
+def key_settings(request: HttpRequest) -> HttpResponse:
+    """Remap the review page's keys (the page's script saves them through the REST API)."""
+    if role_of(request.user) is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    return render(request, "annotator/keys.html")

@@ -20,6 +20,12 @@ QUEUE_PARAMETERS = [
     OpenApiParameter("dataset", int, description="only this dataset's keyframes"),
     OpenApiParameter("video", int, description="only this video's keyframes"),
     OpenApiParameter("skip", int, description="leave this keyframe out (the one open now)"),
+    OpenApiParameter(
+        "order",
+        str,
+        enum=list(review.QUEUE_ORDERS),
+        description="`default`: video and time order; `uncertain`: least confident first",
+    ),
 ]
 
 
@@ -27,6 +33,7 @@ class QueueFilters(serializers.Serializer):
     dataset = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     video = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     skip = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    order = serializers.ChoiceField(choices=review.QUEUE_ORDERS, default="default")
 
 
 class LeaseOutput(serializers.Serializer):
@@ -61,6 +68,7 @@ class ReviewQueueApi(APIView):
                 dataset_id=data.get("dataset"),
                 video_id=data.get("video"),
                 skip=data.get("skip"),
+                order=data["order"],
             )
         )
 
@@ -79,6 +87,7 @@ class ReviewQueueApi(APIView):
             dataset_id=data.get("dataset"),
             video_id=data.get("video"),
             skip=data.get("skip"),
+            order=data["order"],
         )
         return Response({"keyframe": keyframe.pk if keyframe else None})
 
@@ -189,6 +198,24 @@ class KeyframeReviewOutput(serializers.Serializer):
             "previous": serializers.IntegerField(allow_null=True),
             "next": serializers.IntegerField(allow_null=True),
         },
+    )
+    tracks = inline_serializer(
+        "ReviewTracks",
+        {
+            side: inline_serializer(
+                f"ReviewTrack{side.title()}",
+                {
+                    "person_id": serializers.IntegerField(),
+                    "x1": serializers.FloatField(),
+                    "y1": serializers.FloatField(),
+                    "x2": serializers.FloatField(),
+                    "y2": serializers.FloatField(),
+                },
+                many=True,
+            )
+            for side in ("previous", "next")
+        },
+        help_text="Boxes with a person id on the previous and next keyframes (none on gold).",
     )
     actions = inline_serializer(
         "ReviewAction",

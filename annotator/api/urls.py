@@ -1,6 +1,14 @@
 from django.urls import path, register_converter
 
-from annotator.api import evaluation, preannotation, review, training_export, views
+from annotator.api import (
+    assignment,
+    evaluation,
+    keys,
+    preannotation,
+    review,
+    training_export,
+    views,
+)
 
 
 class IdConverter:
@@ -63,6 +71,9 @@ urlpatterns = [
         name="api-keyframe-annotations",
     ),
     path("review/queue/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
+    path("assignments/", assignment.AssignmentsApi.as_view(), name="api-assignments"),
+    path("gold/", assignment.GoldSampleApi.as_view(), name="api-gold-sample"),
+    path("me/keys/", keys.KeyBindingsApi.as_view(), name="api-my-keys"),
     path(
         "keyframes/<id:keyframe_id>/review/",
         review.KeyframeReviewApi.as_view(),

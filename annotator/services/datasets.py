@@ -9,6 +9,7 @@ from django.db import transaction
 
 from annotator.errors import ApplicationError
 from annotator.models import Action, ActionType, AuditEvent, Dataset, ModelVersion
+from annotator.services.uncertainty import uncertainty_recompute_start
 from annotator.validation import text_check
 
 # The taxonomy a new installation starts with; the product's own copy, not ../shared.
@@ -166,6 +167,10 @@ def _active_model_set(
             before={"active_model_version": before},
             after={"active_model_version": dataset.active_model_version_id},
         )
+        if before != dataset.active_model_version_id:  # the queue's order follows the version
+            uncertainty_recompute_start(
+                dataset=dataset, user=user if getattr(user, "pk", None) else None
+            )
     return dataset
 
 

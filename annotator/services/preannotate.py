@@ -20,12 +20,17 @@ writes scores without suggestions; gold keyframes never get suggestions.
 Results are written per batch of keyframes. Writing a keyframe replaces the run's version's
 scores and the untouched suggestions earlier runs left on its boxes, so a re-delivered job
 neither duplicates nor loses rows; what a reviewer accepted, edited or rejected stays.
+
+New detector boxes arrive as person tracks: each takes the person id of the previous keyframe's
+box it is matched to by optimal assignment on IoU (`inference.tracks.link_boxes`), or a new id;
+no existing box's id changes. When the version is the dataset's active one, each batch also
+stores its keyframes' uncertainty (the least-confident-first queue).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -33,13 +38,14 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.models import (
     Action,
     BoxLabel,
     BoxScore,
+    Dataset,
     Job,
     Keyframe,
     ModelVersion,
@@ -51,8 +57,10 @@ from annotator.models import (
 )
 from annotator.services.jobs import JobContext, job_create
 from annotator.services.models import model_version_checkpoint
+from annotator.services.uncertainty import keyframes_uncertainty_update
 from annotator.services.videos import derived_media_dir
 from inference.boxes import PlannedBox, overlaps_any, plan_keyframe_boxes
+from inference.tracks import link_boxes
 
 PERSON_BOX_SOURCES = ("auto", "imported", "detector", "human")
 OVERLAP_IOU = 0.5
@@ -432,6 +440,14 @@ class _BatchWriter:
         with transaction.atomic():
             for keyframe, plan, scores in batch:
                 self._write_keyframe(keyframe, plan, scores)
+            active = Dataset.objects.filter(pk=self.version.dataset_id).values_list(
+                "active_model_version_id", flat=True
+            )
+            if active.first() == self.version.pk:  # the queue orders by the active version's
+                keyframes_uncertainty_update(
+                    keyframe_ids=[keyframe.pk for keyframe, _, _ in batch],
+                    model_version_id=self.version.pk,
+                )
 
     def _skipped(self, keyframe: Keyframe) -> tuple[bool, bool]:
         """Whether to leave the keyframe alone (deleted, or made gold or reviewed while the
@@ -487,6 +503,7 @@ class _BatchWriter:
             else:
                 continue
             scored.append((row, vector))
+        self._link_tracks(keyframe, created, existing.values())
         PersonBox.objects.bulk_create(created)
         BoxScore.objects.bulk_create(
             [
@@ -504,6 +521,40 @@ class _BatchWriter:
         self.totals["boxes_scored"] += len(scored)
         self.totals["boxes_created"] += len(created)
         self.totals["labels"] += len(labels)
+
+    def _link_tracks(
+        self, keyframe: Keyframe, created: list[PersonBox], present: Iterable[PersonBox]
+    ) -> None:
+        """Give the new detector boxes person ids: the id of the previous keyframe's box each is
+        matched to (optimal assignment on IoU >= TRACK_IOU), else a new one. Ids already on the
+        keyframe are not given again; existing boxes, a person's above all, keep theirs."""
+        if not created:
+            return
+        taken = {box.person_id for box in present if box.person_id is not None}
+        previous = (
+            Keyframe.objects.filter(video_id=keyframe.video_id, timestamp__lt=keyframe.timestamp)
+            .order_by("-timestamp")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        tracked = [
+            box
+            for box in PersonBox.objects.filter(keyframe_id=previous, person_id__isnull=False)
+            .exclude(state=State.REJECTED)
+            .order_by("id")
+            if box.person_id not in taken
+        ]
+        highest = PersonBox.objects.filter(keyframe__video_id=keyframe.video_id).aggregate(
+            highest=Max("person_id")
+        )["highest"]
+        ids = link_boxes(
+            np.asarray([_coords(box) for box in tracked], dtype=np.float64).reshape(-1, 4),
+            [int(box.person_id) for box in tracked],  # type: ignore[arg-type]
+            np.asarray([_coords(box) for box in created], dtype=np.float64).reshape(-1, 4),
+            next_id=max([highest or 0, *taken]) + 1,
+        )
+        for box, person_id in zip(created, ids, strict=True):
+            box.person_id = person_id
 
     def _suggest(
         self, keyframe: Keyframe, scored: list[tuple[PersonBox, np.ndarray]]

@@ -18,6 +18,9 @@ from annotator.services.annotations import keyframe_check_editable
 QUEUE_STATUSES = (Keyframe.Status.UNREVIEWED, Keyframe.Status.IN_PROGRESS)
 TAKE_ATTEMPTS = 20  # candidates tried when other reviewers keep taking the first one
 MARKS = ("flagged", "excluded")
+# `default`: video and time order; `uncertain`: least confident first (Keyframe.uncertainty,
+# highest first, keyframes the active version has not scored last).
+QUEUE_ORDERS = ("default", "uncertain")
 
 
 def lease_seconds() -> int:
@@ -35,9 +38,13 @@ def review_queue(
     dataset_id: int | None = None,
     video_id: int | None = None,
     now: datetime | None = None,
+    order: str = "default",
 ) -> QuerySet[Keyframe]:
     """The reviewer's queue: unreviewed, not excluded keyframes assigned to them, then those
-    assigned to nobody, in video and time order, none leased to someone else."""
+    assigned to nobody, in video and time order (or least confident first), none leased to
+    someone else."""
+    if order not in QUEUE_ORDERS:
+        raise ApplicationError(f"field 'order' = {order!r}: must be one of {list(QUEUE_ORDERS)}")
     now = now or timezone.now()
     queryset = Keyframe.objects.filter(
         lease_free_q(user=user, now=now),
@@ -52,9 +59,10 @@ def review_queue(
     mine_first = Case(
         When(assignee=user, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
-    return queryset.annotate(queue_rank=mine_first).order_by(
-        "queue_rank", "video_id", "timestamp", "id"
-    )
+    queryset = queryset.annotate(queue_rank=mine_first)
+    if order == "uncertain":
+        return queryset.order_by("queue_rank", F("uncertainty").desc(nulls_last=True), "id")
+    return queryset.order_by("queue_rank", "video_id", "timestamp", "id")
 
 
 def keyframe_take(
@@ -63,6 +71,7 @@ def keyframe_take(
     dataset_id: int | None = None,
     video_id: int | None = None,
     skip: int | None = None,
+    order: str = "default",
 ) -> Keyframe | None:
     """Lease the first keyframe of the reviewer's queue to them (None when the queue is empty).
 
@@ -72,7 +81,9 @@ def keyframe_take(
     """
     for _ in range(TAKE_ATTEMPTS):
         now = timezone.now()
-        queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id, now=now)
+        queue = review_queue(
+            user=user, dataset_id=dataset_id, video_id=video_id, now=now, order=order
+        )
         if skip is not None:
             queue = queue.exclude(pk=skip)
         candidate = queue.values_list("pk", flat=True).first()

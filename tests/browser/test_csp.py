@@ -44,6 +44,8 @@ def test_no_page_breaks_the_policy(manager_page) -> None:  # type: ignore[no-unt
     pages = [
         ("/", "main"),
         (f"/evaluation/?report={report.pk}&baseline={baseline.pk}", "#figure svg g.pair"),
+        ("/assignments/", "#assign-form"),
+        ("/settings/keys/", "#key-settings[data-ready='true']"),
         ("/admin/", "#content"),
         ("/admin/annotator/keyframe/", "#changelist"),
         ("/api/docs/", ".swagger-ui .info"),

@@ -20,7 +20,7 @@ export function boxKind(box) {
 
 const clamp = (value) => Math.min(1, Math.max(0, value));
 
-export function createCanvas({ svg, store, size, imageUrl, ctx, personIdFor }) {
+export function createCanvas({ svg, store, size, imageUrl, ctx, personIdFor, tracks = { previous: [], next: [] } }) {
   const [width, height] = size;
   // Text and handles in image units, so they keep their size on screen whatever the video's.
   const font = width / 45;
@@ -40,8 +40,30 @@ export function createCanvas({ svg, store, size, imageUrl, ctx, personIdFor }) {
     return { x: clamp(point.x / width), y: clamp(point.y / height) };
   }
 
-  function draw(state) {
+  // The selected person's boxes on the previous and next keyframes: faint outlines, so the
+  // reviewer sees where they come from and go.
+  function trackNodes(state) {
+    const box = state.doc.boxes.find((item) => item.key === state.ui.selected);
+    if (!box || box.person_id === null || box.person_id === undefined) return [];
     const nodes = [];
+    for (const side of ["previous", "next"]) {
+      for (const other of tracks[side] || []) {
+        if (other.person_id !== box.person_id) continue;
+        nodes.push(el("rect", {
+          class: `track track-${side}`,
+          "data-person-id": other.person_id,
+          x: other.x1 * width,
+          y: other.y1 * height,
+          width: (other.x2 - other.x1) * width,
+          height: (other.y2 - other.y1) * height,
+        }));
+      }
+    }
+    return nodes;
+  }
+
+  function draw(state) {
+    const nodes = trackNodes(state);
     for (const box of visibleBoxes(state)) {
       const coords = preview && preview.key === box.key ? preview.coords : box;
       const kind = boxKind(box);

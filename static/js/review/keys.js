@@ -1,5 +1,6 @@
 // Keyboard first: one key per command; nothing fires while a text field has focus (the label
-// filter handles its own Enter and Escape).
+// filter handles its own Enter and Escape). KEYMAP holds the default keys (the server's
+// annotator/services/keys.py holds the same); each user's own bindings come from the server.
 
 const TEXT = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 
@@ -30,7 +31,8 @@ export const KEYMAP = [
   ["0", "zoomReset", "fit the keyframe"],
 ];
 
-function describe(event) {
+// The name of a key press, as bindings spell it: "d", "Shift+A", "Ctrl+Shift+Z", "Tab".
+export function describe(event) {
   const ctrl = event.ctrlKey || event.metaKey;
   let key = event.key === "Backspace" ? "Delete" : event.key;
   if (key.length === 1 && /[a-z]/i.test(key)) {
@@ -42,9 +44,13 @@ function describe(event) {
   return ctrl ? `Ctrl+${key}` : key;
 }
 
-const BINDINGS = new Map(KEYMAP.map(([key, command]) => [key, command]));
+// The keymap with the user's bindings (command -> key) over the defaults.
+export function keymapFor(bindings = {}) {
+  return KEYMAP.map(([key, command, text]) => [bindings[command] ?? key, command, text]);
+}
 
-export function bindKeys(commands, { modalOpen }) {
+export function bindKeys(commands, { modalOpen, bindings = {} }) {
+  const BINDINGS = new Map(keymapFor(bindings).map(([key, command]) => [key, command]));
   const onKey = (event) => {
     const target = event.target;
     if (TEXT.has(target.tagName) && target.type !== "checkbox" && target.type !== "radio" && target.type !== "range") return;

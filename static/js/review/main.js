@@ -3,7 +3,7 @@
 import { getReview, markKeyframe, releaseLease } from "./api.js";
 import { createCanvas, boxKind } from "./canvas.js";
 import { createClip } from "./clip.js";
-import { bindKeys, KEYMAP } from "./keys.js";
+import { bindKeys, keymapFor } from "./keys.js";
 import { createLabelPanel } from "./labels.js";
 import { createQueue } from "./queue.js";
 import { createSaver } from "./save.js";
@@ -87,6 +87,7 @@ async function main(keyframeId, given = null) {
     imageUrl: media ? media.image : "",
     ctx,
     personIdFor: (coords) => personIdFor(coords, previousBoxes),
+    tracks: review.tracks || { previous: [], next: [] },
   });
   const labels = createLabelPanel({
     root: $("labels"),
@@ -263,7 +264,8 @@ async function main(keyframeId, given = null) {
     zoomReset: () => canvas.zoomReset(),
   };
   const modalOpen = () => [...document.querySelectorAll("dialog")].some((dialog) => dialog.open);
-  const unbindKeys = bindKeys(commands, { modalOpen });
+  const bindings = JSON.parse(root.dataset.keys || "{}");
+  const unbindKeys = bindKeys(commands, { modalOpen, bindings });
 
   const buttons = {
     undo: "undo",
@@ -299,7 +301,7 @@ async function main(keyframeId, given = null) {
   });
 
   const helpBody = $("help-keys").querySelector("tbody");
-  for (const [key, , text] of KEYMAP) {
+  for (const [key, , text] of keymapFor(bindings)) {
     const row = helpBody.insertRow();
     const keyCell = document.createElement("th");
     const kbd = document.createElement("kbd");
