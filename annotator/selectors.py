@@ -191,12 +191,22 @@ def _ground_truth_sql() -> str:
     )
 
 
-def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Iterator[str]:
+def ava_ground_truth_lines(*, dataset: Dataset, video_pks: list[int]) -> Iterator[str]:
+    """The ground truth of some of a dataset's videos as AVA CSV text (what the export writes)."""
+    keyframes = Keyframe.objects.filter(video__dataset=dataset, status=Keyframe.Status.REVIEWED)
+    return _export_ground_truth(dataset, keyframes, video_pks)
+
+
+def _export_ground_truth(
+    dataset: Dataset, keyframes: QuerySet[Keyframe], video_pks: list[int] | None = None
+) -> Iterator[str]:
     from inference.ava import video_records_text
 
     sql = _ground_truth_sql()
     states = [*GT_SOURCES, *GT_STATES, State.REJECTED]
     videos = dataset.videos.order_by("video_id").values_list("pk", "video_id")
+    if video_pks is not None:
+        videos = videos.filter(pk__in=video_pks)
     for video_pk, video_id in list(videos):
         with connection.cursor() as cursor:
             cursor.execute(sql, [video_pk, Keyframe.Status.REVIEWED, *states, *states])

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from annotator.api import evaluation, preannotation, review, training_export, views
+from annotator.api import evaluation, preannotation, review, training, training_export, views
 
 
 class IdConverter:
@@ -41,6 +41,11 @@ urlpatterns = [
         "datasets/<id:dataset_id>/export-training/<id:job_id>/",
         training_export.DatasetTrainingExportDownloadApi.as_view(),
         name="api-dataset-export-training-download",
+    ),
+    path(
+        "datasets/<id:dataset_id>/train/",
+        training.DatasetTrainApi.as_view(),
+        name="api-dataset-train",
     ),
     path(
         "datasets/<id:dataset_id>/imports/",
@@ -91,6 +96,11 @@ urlpatterns = [
         "model-versions/<id:model_version_id>/activate/",
         views.ModelVersionActivateApi.as_view(),
         name="api-model-version-activate",
+    ),
+    path(
+        "model-versions/<id:model_version_id>/archive/",
+        training.ModelVersionArchiveApi.as_view(),
+        name="api-model-version-archive",
     ),
     path(
         "evaluation-reports/",
