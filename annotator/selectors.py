@@ -279,3 +279,17 @@ def _export_model(
             rows = []
     if rows:
         yield records_text(rows, "predictions")
+
+
+LINEAGE_DEPTH = 50  # parents shown at most (a chain is a tree's path; this bounds a bad cycle)
+
+
+def model_version_lineage(version: ModelVersion) -> list[ModelVersion]:
+    """The version and its parents, newest first."""
+    chain = [version]
+    while chain[-1].parent_id is not None and len(chain) < LINEAGE_DEPTH:
+        parent = ModelVersion.objects.filter(pk=chain[-1].parent_id).first()
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
