@@ -293,3 +293,18 @@ def model_version_lineage(version: ModelVersion) -> list[ModelVersion]:
             break
         chain.append(parent)
     return chain
+
+
+def model_version_previous_active(*, dataset: Dataset) -> ModelVersion | None:
+    """The version that was active before the current one (the rollback target), from the audit
+    trail of promotions."""
+    from annotator.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        verb="dataset.activate_model", object_type="dataset", object_id=dataset.pk
+    ).order_by("-at", "-id")
+    for event in events[:LINEAGE_DEPTH]:
+        before = (event.before or {}).get("active_model_version")
+        if before is not None and before != dataset.active_model_version_id:
+            return ModelVersion.objects.filter(pk=before, dataset=dataset).first()
+    return None

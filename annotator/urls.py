@@ -11,4 +11,16 @@ urlpatterns = [
     path("review/", views.review_next, name="review-next"),
     path("review/<int:keyframe_id>/", views.review_keyframe, name="review-keyframe"),
     path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
+    path("models/", views.model_versions, name="model-versions"),
+    path(
+        "models/<int:model_version_id>/promote/",
+        views.model_version_promote,
+        name="model-version-promote",
+    ),
+    path(
+        "models/<int:model_version_id>/archive/",
+        views.model_version_archive,
+        name="model-version-archive",
+    ),
+    path("datasets/<int:dataset_id>/train/", views.dataset_train, name="dataset-train"),
 ]

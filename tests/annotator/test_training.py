@@ -180,7 +180,9 @@ def test_a_worker_trains_a_version_with_lineage_and_starts_its_evaluation(
     assert checkpoint.is_file() and checkpoint.parent == training_dir(version.pk)
     assert version.sha256 == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert version.training_snapshot_hash == files_sha256(training_dir(version.pk))
-    assert version.metrics["val_map"] is not None and version.metrics["steps"] == job.result["steps"]
+    assert (
+        version.metrics["val_map"] is not None and version.metrics["steps"] == job.result["steps"]
+    )
     steps = [point["step"] for point in job.result["curve"]]
     assert steps == list(range(1, job.result["steps"] + 1))
     assert all(point["lr"] > 0 for point in job.result["curve"])
@@ -203,9 +205,7 @@ def test_a_worker_trains_a_version_with_lineage_and_starts_its_evaluation(
 
 
 @pytest.mark.integration
-def test_a_nan_loss_fails_the_job_and_leaves_the_active_version(
-    trainer, product, manager_client
-):  # type: ignore[no-untyped-def]
+def test_a_nan_loss_fails_the_job_and_leaves_the_active_version(trainer, product, manager_client):  # type: ignore[no-untyped-def]
     active = product.active_model_version_id
     response = start(manager_client, product, lr=1e30)
 
