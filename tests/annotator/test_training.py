@@ -241,3 +241,42 @@ def test_cancel_stops_at_the_next_step_and_keeps_the_last_checkpoint(
     kept = Path(trainer.env["MEDIA_ROOT"]) / version.metrics["last_checkpoint"]
     assert load_checkpoint(kept)["training"]["step"] == 1  # the step before the cancel
     assert [point["step"] for point in job.result["curve"]] == [1, 2]
+
+
+@pytest.mark.integration
+def test_a_worker_killed_mid_training_is_replaced_and_the_job_resumes_from_its_checkpoint(
+    transactional_db, use_redis, media_root, product, manager_client, tmp_path
+):  # type: ignore[no-untyped-def]
+    from annotator.services.jobs import jobs_sweep
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    env = {
+        **WORKER_ENV,
+        "JOB_LEASE_SECONDS": "3",
+        "JOB_HEARTBEAT_SECONDS": "1",
+        "JOB_PROGRESS_GATE": str(gate),
+    }
+    (gate / "hold").write_text("epoch 1/1 step 2/")  # after the checkpoint of step 1
+    first = WorkerProcess(use_redis, str(media_root), **env).start()
+    second = None
+    try:
+        job_id = start(manager_client, product).json()["id"]
+        wait_for(lambda: (gate / "reached").is_file(), timeout=600, interval=0.05)
+        first.kill()
+        (gate / "hold").unlink()  # the second worker runs through
+        second = WorkerProcess(use_redis, str(media_root), **env).start()
+        assert wait_for(jobs_sweep, timeout=30) == [job_id]  # what beat does once the lease ends
+        job = finished(job_id)
+    finally:
+        first.kill()
+        if second is not None:
+            second.stop()
+
+    assert job.status == "succeeded", job.message
+    assert job.attempts == 2 and job.result["resumed_from_step"] == 1
+    assert [point["step"] for point in job.result["curve"]] == list(
+        range(1, job.result["steps"] + 1)
+    )
+    version = ModelVersion.objects.get(pk=job.result["model_version"])
+    assert version.status == "ready" and Path(version.checkpoint.path).is_file()
