@@ -15,8 +15,10 @@ validation videos. Promotion and rollback are the audited `dataset_activate_mode
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,17 +241,18 @@ def training_run(*, context: JobContext) -> dict[str, Any]:
     context.progress(0.0, "training starts")
     out = folder / "model.pt"
     try:
-        result = train(
-            train_gt=files["train.csv"],
-            val_gt=files["val.csv"],
-            videos=video_dir,
-            labelmap=files["action_list.pbtxt"],
-            base=base,
-            out=out,
-            config=config,
-            device=default_device(settings.INFERENCE_DEVICE),
-            progress=progress,
-        )
+        with _children_allowed():
+            result = train(
+                train_gt=files["train.csv"],
+                val_gt=files["val.csv"],
+                videos=video_dir,
+                labelmap=files["action_list.pbtxt"],
+                base=base,
+                out=out,
+                config=config,
+                device=default_device(settings.INFERENCE_DEVICE),
+                progress=progress,
+            )
     except JobCancelled:
         _stopped(version, "cancelled", out)
         raise
@@ -273,6 +276,25 @@ def training_run(*, context: JobContext) -> dict[str, Any]:
         "resumed_from_step": result.resumed_from_step,
         "evaluation_job": evaluation.pk if evaluation is not None else None,
     }
+
+
+@contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let the training's DataLoader start its worker processes inside a Celery prefork child.
+
+    Celery's pool processes are daemonic, and multiprocessing refuses children to a daemonic
+    process; the loader's workers exit with their parent (they watch it), which is what the rule
+    protects against, so the flag is lifted while training runs.
+    """
+    process = multiprocessing.current_process()
+    daemonic = process.daemon
+    if daemonic:
+        process._config["daemon"] = False  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if daemonic:
+            process._config["daemon"] = True  # type: ignore[attr-defined]
 
 
 def _video_links(version: ModelVersion, folder: Path) -> Path:

@@ -19,9 +19,10 @@ from annotator.services.training import SNAPSHOT_FILES, training_dir
 from tests.conftest import WorkerProcess, wait_for
 
 DONE = ("succeeded", "failed", "cancelled")
-# One thread (the shared 2-core machine runs torch far slower with more), no loader workers,
-# a checkpoint after every step (what cancel keeps and a lost worker resumes from).
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "TRAIN_LOADER_WORKERS": "0", "TRAIN_CHECKPOINT_EVERY": "1"}
+# One thread (the shared 2-core machine runs torch far slower with more), one loader worker
+# process (started from the Celery pool's daemonic child), a checkpoint after every step (what
+# cancel keeps and a lost worker resumes from).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "TRAIN_LOADER_WORKERS": "1", "TRAIN_CHECKPOINT_EVERY": "1"}
 
 
 @pytest.fixture(scope="module")
