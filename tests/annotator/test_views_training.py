@@ -137,3 +137,33 @@ def test_the_training_form_shows_why_a_start_was_refused(client, manager, versio
     )
     assert response.status_code == 200 and b"both splits" in response.content
     assert not Job.objects.exists()
+
+
+def test_the_dataset_admin_action_retrains_from_the_active_version(
+    client, manager, versions
+) -> None:  # type: ignore[no-untyped-def]
+    v1 = versions[0]
+    client.force_login(manager)
+    chosen = {"action": "retrain", "_selected_action": [v1.dataset_id]}
+    form = client.post("/admin/annotator/dataset/", chosen)
+    assert form.status_code == 200 and b'id="retrain-form"' in form.content
+    assert f'<option value="{v1.pk}" selected>'.encode() in form.content  # the active version
+
+    response = client.post(
+        "/admin/annotator/dataset/",
+        {
+            **chosen,
+            "apply": "1",
+            "train_videos": ["clip-a"],
+            "val_videos": ["clip-b"],
+            "base_version": v1.pk,
+            "preset": "small",
+            "epochs": 1,
+            "lr": 0.05,
+            "batch_size": 8,
+        },
+    )
+
+    job = Job.objects.get(job_type="train")
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{job.pk}/"
+    assert ModelVersion.objects.get(pk=job.params["model_version"]).parent == v1
