@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.files import File
 
-from annotator.models import AuditEvent, BoxLabel, Job, ModelVersion, Video
+from annotator.models import AuditEvent, BoxLabel, EvaluationReport, Job, ModelVersion, Video
 from annotator.services.datasets import dataset_activate_model, dataset_create, labelmap_import
 from annotator.services.imports import ava_import
 from annotator.services.ingest import video_ingest
@@ -191,6 +191,16 @@ def test_a_worker_trains_a_version_with_lineage_and_starts_its_evaluation(
     assert evaluation.job_type == "evaluate"
     assert evaluation.params["model_versions"] == [base.pk, version.pk]
     assert evaluation.params["box_source"] == "ground_truth"
+    assert evaluation.params["videos"] == [
+        product.videos.get(video_id=splits(product)["val_videos"][0]).pk
+    ]
+    evaluation = finished(evaluation.pk)  # it scores both versions (pre-annotating first)
+    assert evaluation.status == "succeeded", evaluation.message
+    reports = EvaluationReport.objects.filter(pk__in=evaluation.result["reports"])
+    assert sorted(reports.values_list("model_version", flat=True)) == sorted([base.pk, version.pk])
+    # The dashboard opens the new version's report against its parent's.
+    new_report = reports.get(model_version=version)
+    assert new_report.params["baseline_report"] == reports.get(model_version=base).pk
     product.refresh_from_db()
     assert product.active_model_version == base  # promotion is a manager's decision
 
