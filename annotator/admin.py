@@ -32,7 +32,8 @@ from annotator.models import (
     PersonBox,
     Video,
 )
-from annotator.services import annotations, datasets, jobs, videos
+from annotator.services import datasets, jobs, videos
+from annotator.services.annotations import keyframe_status_set, keyframe_update
 from annotator.validation import text_check, video_id_check
 
 
@@ -256,7 +257,7 @@ def _status_action(status: str) -> Callable[..., None]:
             model_admin,
             request,
             queryset,
-            lambda keyframe: annotations.keyframe_status_set(
+            lambda keyframe: keyframe_status_set(
                 keyframe_id=keyframe.pk, status=status, user=request.user
             ),
             f"keyframe(s) marked {status}",
@@ -272,9 +273,7 @@ def _update_action(name: str, description: str, **change: Any) -> Callable[..., 
             model_admin,
             request,
             queryset,
-            lambda keyframe: annotations.keyframe_update(
-                keyframe_id=keyframe.pk, user=request.user, **change
-            ),
+            lambda keyframe: keyframe_update(keyframe_id=keyframe.pk, user=request.user, **change),
             "keyframe(s) updated",
         )
 
