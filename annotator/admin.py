@@ -9,10 +9,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
+from annotator import selectors
 from annotator.errors import ApplicationError
+from annotator.forms import TrainForm
 from annotator.models import (
     Action,
     AuditEvent,
@@ -58,6 +64,52 @@ def _each(
         model_admin.message_user(request, f"{count} {done}", messages.SUCCESS)
 
 
+def _retrain(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    dataset: Dataset,
+    base: ModelVersion | None,
+) -> HttpResponse | None:
+    """The intermediate form of "Retrain from reviewed data"; on a valid submit, start the job
+    and open its page."""
+    if "apply" in request.POST:
+        form = TrainForm(request.POST, dataset=dataset)
+        if form.is_valid():
+            try:
+                job = form.start(request.user)
+            except ApplicationError:
+                pass  # the form shows the service's message
+            else:
+                model_admin.message_user(request, f"training job {job.pk} queued", messages.SUCCESS)
+                return redirect(reverse("job-detail", args=[job.pk]))
+    else:
+        form = TrainForm(dataset=dataset, initial={"base_version": base} if base else None)
+    return TemplateResponse(
+        request,
+        "admin/annotator/retrain.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": f"Retrain from reviewed data: {dataset.name}",
+            "form": form,
+            "dataset": dataset,
+            "selected": queryset.values_list("pk", flat=True),
+            "action": request.POST.get("action", ""),
+            "checkbox_name": ACTION_CHECKBOX_NAME,
+            "opts": model_admin.model._meta,
+        },
+    )
+
+
+def _one(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+) -> Any | None:
+    if queryset.count() != 1:
+        model_admin.message_user(request, "select exactly one row to retrain", messages.ERROR)
+        return None
+    return queryset.first()
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by the services only: looked up here, never added or edited."""
 
@@ -95,6 +147,14 @@ class DatasetAdmin(admin.ModelAdmin):
     list_display = ["name", "active_model_version", "created_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["active_model_version", "created_at"]
+    actions = ["retrain"]
+
+    @admin.action(description="Retrain from reviewed data")
+    def retrain(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> HttpResponse | None:
+        dataset = _one(self, request, queryset)
+        if dataset is None:
+            return None
+        return _retrain(self, request, queryset, dataset, dataset.active_model_version)
 
     def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
         fields = {name: form.cleaned_data[name] for name in ("description", "review_rules")}
@@ -311,10 +371,39 @@ class BoxLabelAdmin(AnnotationAdmin):
 class ModelVersionAdmin(ReadOnlyAdmin):
     """Versions come from training and `manage.py register_model`; promotion is an action."""
 
-    list_display = ["name", "dataset", "status", "sha256", "created_at"]
+    list_display = [
+        "name",
+        "dataset",
+        "status",
+        "parent",
+        "lineage",
+        "training_snapshot_hash",
+        "val_map",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["dataset", "status"]
-    search_fields = ["name", "sha256"]
-    actions = ["activate"]
+    search_fields = ["name", "sha256", "training_snapshot_hash"]
+    list_select_related = ["dataset", "parent", "created_by"]
+    actions = ["activate", "retrain"]
+
+    @admin.display(description="lineage (parent chain)")
+    def lineage(self, version: ModelVersion) -> str:
+        return " \u2190 ".join(item.name for item in selectors.model_version_lineage(version))
+
+    @admin.display(description="val mAP")
+    def val_map(self, version: ModelVersion) -> str:
+        value = (version.metrics or {}).get("val_map")
+        return "-" if value is None else f"{value:.4f}"
+
+    @admin.action(description="Retrain from reviewed data")
+    def retrain(
+        self, request: HttpRequest, queryset: QuerySet[ModelVersion]
+    ) -> HttpResponse | None:
+        version = _one(self, request, queryset)
+        if version is None:
+            return None
+        return _retrain(self, request, queryset, version.dataset, version)
 
     @admin.action(description="Make active for its dataset (pre-annotation uses it)")
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:

@@ -191,12 +191,22 @@ def _ground_truth_sql() -> str:
     )
 
 
-def _export_ground_truth(dataset: Dataset, keyframes: QuerySet[Keyframe]) -> Iterator[str]:
+def ava_ground_truth_lines(*, dataset: Dataset, video_pks: list[int]) -> Iterator[str]:
+    """The ground truth of some of a dataset's videos as AVA CSV text (what the export writes)."""
+    keyframes = Keyframe.objects.filter(video__dataset=dataset, status=Keyframe.Status.REVIEWED)
+    return _export_ground_truth(dataset, keyframes, video_pks)
+
+
+def _export_ground_truth(
+    dataset: Dataset, keyframes: QuerySet[Keyframe], video_pks: list[int] | None = None
+) -> Iterator[str]:
     from inference.ava import video_records_text
 
     sql = _ground_truth_sql()
     states = [*GT_SOURCES, *GT_STATES, State.REJECTED]
     videos = dataset.videos.order_by("video_id").values_list("pk", "video_id")
+    if video_pks is not None:
+        videos = videos.filter(pk__in=video_pks)
     for video_pk, video_id in list(videos):
         with connection.cursor() as cursor:
             cursor.execute(sql, [video_pk, Keyframe.Status.REVIEWED, *states, *states])
@@ -269,3 +279,32 @@ def _export_model(
             rows = []
     if rows:
         yield records_text(rows, "predictions")
+
+
+LINEAGE_DEPTH = 50  # parents shown at most (a chain is a tree's path; this bounds a bad cycle)
+
+
+def model_version_lineage(version: ModelVersion) -> list[ModelVersion]:
+    """The version and its parents, newest first."""
+    chain = [version]
+    while chain[-1].parent_id is not None and len(chain) < LINEAGE_DEPTH:
+        parent = ModelVersion.objects.filter(pk=chain[-1].parent_id).first()
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
+
+
+def model_version_previous_active(*, dataset: Dataset) -> ModelVersion | None:
+    """The version that was active before the current one (the rollback target), from the audit
+    trail of promotions."""
+    from annotator.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        verb="dataset.activate_model", object_type="dataset", object_id=dataset.pk
+    ).order_by("-at", "-id")
+    for event in events[:LINEAGE_DEPTH]:
+        before = (event.before or {}).get("active_model_version")
+        if before is not None and before != dataset.active_model_version_id:
+            return ModelVersion.objects.filter(pk=before, dataset=dataset).first()
+    return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_process_init
+from django.conf import settings
 
 from annotator.services.jobs import JobContext, job_run, jobs_sweep
 
@@ -78,6 +79,18 @@ def export_training_task(job_id: int) -> None:
     from annotator.services.training_export import training_export_run
 
     job_run(job_id=job_id, work=lambda context: training_export_run(context=context))
+
+
+@shared_task(
+    **TASK_OPTIONS,
+    soft_time_limit=settings.TRAIN_SOFT_TIME_LIMIT_SECONDS,
+    time_limit=settings.TRAIN_TIME_LIMIT_SECONDS,
+)
+def train_model_task(job_id: int) -> None:
+    """Train a new model version on its frozen ground truth, then evaluate it (gpu queue)."""
+    from annotator.services.training import training_run
+
+    job_run(job_id=job_id, work=lambda context: training_run(context=context))
 
 
 @shared_task

@@ -13,4 +13,16 @@ urlpatterns = [
     path("assignments/", views.assignments, name="assignments"),
     path("settings/keys/", views.key_settings, name="key-settings"),
     path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
+    path("models/", views.model_versions, name="model-versions"),
+    path(
+        "models/<int:model_version_id>/promote/",
+        views.model_version_promote,
+        name="model-version-promote",
+    ),
+    path(
+        "models/<int:model_version_id>/archive/",
+        views.model_version_archive,
+        name="model-version-archive",
+    ),
+    path("datasets/<int:dataset_id>/train/", views.dataset_train, name="dataset-train"),
 ]

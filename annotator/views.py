@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
-from annotator import selectors_review
+from annotator import selectors, selectors_review
 from annotator.errors import ApplicationError
+from annotator.forms import TrainForm
 from annotator.models import Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
-from annotator.services import review
+from annotator.services import datasets, review, training
 from annotator.services.assignment import keyframes_assign
 from annotator.services.evaluation import SCORED_BOX_SOURCES
 from annotator.services.gold import keyframes_mark_gold
@@ -104,6 +107,89 @@ def _start_choices() -> dict[str, object]:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
+# --- models: lineage, training, promotion -----------------------------------------------------
+
+
+@login_required
+def model_versions(request: HttpRequest) -> HttpResponse:
+    """Every dataset's model versions with their lineage, metrics and who started them; managers
+    promote, roll back, archive and start training here."""
+    role = role_of(request.user)
+    if role is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    rows = []
+    for dataset in Dataset.objects.order_by("name"):
+        versions = ModelVersion.objects.filter(dataset=dataset).select_related("created_by")
+        rows.append(
+            {
+                "dataset": dataset,
+                "versions": [
+                    {
+                        "version": version,
+                        "lineage": selectors.model_version_lineage(version)[1:],
+                        "val_map": (version.metrics or {}).get("val_map"),
+                        "active": version.pk == dataset.active_model_version_id,
+                    }
+                    for version in versions.order_by("-created_at", "-id")
+                ],
+                "previous": selectors.model_version_previous_active(dataset=dataset),
+            }
+        )
+    return render(request, "annotator/models.html", {"rows": rows, "manager": role == MANAGER})
+
+
+def _manager(request: HttpRequest) -> None:
+    if role_of(request.user) != MANAGER:
+        raise PermissionDenied("only managers train, promote and archive model versions")
+
+
+@login_required
+@require_POST
+def model_version_promote(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    """Make a version active (a promotion, or a rollback to an earlier one); audited."""
+    _manager(request)
+    version = get_object_or_404(ModelVersion, pk=model_version_id)
+    try:
+        datasets.dataset_activate_model(model_version=version, user=request.user)
+        messages.success(request, f"{version.name} is now active for {version.dataset.name}")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("model-versions")
+
+
+@login_required
+@require_POST
+def model_version_archive(request: HttpRequest, model_version_id: int) -> HttpResponse:
+    """Archive a version that is not active; audited."""
+    _manager(request)
+    version = get_object_or_404(ModelVersion, pk=model_version_id)
+    try:
+        training.model_version_archive(model_version=version, user=request.user)
+        messages.success(request, f"{version.name} archived")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("model-versions")
+
+
+@login_required
+def dataset_train(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """The training form of a dataset (defaults shown); a valid submit opens the job's page."""
+    _manager(request)
+    dataset = get_object_or_404(Dataset, pk=dataset_id)
+    if request.method == "POST":
+        form = TrainForm(request.POST, dataset=dataset)
+        if form.is_valid():
+            try:
+                job = form.start(request.user)
+            except ApplicationError:
+                pass  # the form shows the service's message
+            else:
+                return redirect("job-detail", job_id=job.pk)
+    else:
+        form = TrainForm(dataset=dataset)
+    return render(request, "annotator/train.html", {"dataset": dataset, "form": form})
 
 
 # --- review ----------------------------------------------------------------------------------

@@ -275,6 +275,13 @@ JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 60, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 JOB_SOFT_TIME_LIMIT_SECONDS = env_int("JOB_SOFT_TIME_LIMIT_SECONDS", 6 * 3600, minimum=1)
 JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 6 * 3600 + 300, minimum=1)
+# Training jobs (gpu queue) run long: they have their own limits, days by default. Loader workers
+# decode clips in parallel; a mid-epoch checkpoint every TRAIN_CHECKPOINT_EVERY steps (0: after
+# each epoch only) is where a lost worker's job resumes and what a cancelled one keeps.
+TRAIN_SOFT_TIME_LIMIT_SECONDS = env_int("TRAIN_SOFT_TIME_LIMIT_SECONDS", 3 * 24 * 3600, minimum=1)
+TRAIN_TIME_LIMIT_SECONDS = env_int("TRAIN_TIME_LIMIT_SECONDS", 3 * 24 * 3600 + 600, minimum=1)
+TRAIN_LOADER_WORKERS = env_int("TRAIN_LOADER_WORKERS", 2)
+TRAIN_CHECKPOINT_EVERY = env_int("TRAIN_CHECKPOINT_EVERY", 500)
 # Tests only: a folder through which a test holds a worker's job at a progress report of its
 # choosing (annotator.services.jobs.progress_gate); empty, the default, turns it off.
 JOB_PROGRESS_GATE = env_str("JOB_PROGRESS_GATE", "")

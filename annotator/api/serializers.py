@@ -144,6 +144,7 @@ class ModelVersionOutput(serializers.ModelSerializer):
             "training_snapshot_hash",
             "hyperparameters",
             "metrics",
+            "created_by",
             "created_at",
         ]
 

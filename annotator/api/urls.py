@@ -6,6 +6,7 @@ from annotator.api import (
     keys,
     preannotation,
     review,
+    training,
     training_export,
     views,
 )
@@ -49,6 +50,11 @@ urlpatterns = [
         "datasets/<id:dataset_id>/export-training/<id:job_id>/",
         training_export.DatasetTrainingExportDownloadApi.as_view(),
         name="api-dataset-export-training-download",
+    ),
+    path(
+        "datasets/<id:dataset_id>/train/",
+        training.DatasetTrainApi.as_view(),
+        name="api-dataset-train",
     ),
     path(
         "datasets/<id:dataset_id>/imports/",
@@ -102,6 +108,11 @@ urlpatterns = [
         "model-versions/<id:model_version_id>/activate/",
         views.ModelVersionActivateApi.as_view(),
         name="api-model-version-activate",
+    ),
+    path(
+        "model-versions/<id:model_version_id>/archive/",
+        training.ModelVersionArchiveApi.as_view(),
+        name="api-model-version-archive",
     ),
     path(
         "evaluation-reports/",

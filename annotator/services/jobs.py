@@ -35,8 +35,8 @@ from annotator.models import Job
 logger = logging.getLogger(__name__)
 
 # The one table from job type to the Celery task that runs it and its queue. Jobs are sent by
-# task name, so this module never imports the tasks (which import the services). The training
-# task is provided by the training work; until a worker registers it, a TRAIN job fails saying so.
+# task name, so this module never imports the tasks (which import the services). A job whose task
+# the application does not define fails saying so (`job_enqueue`).
 JOB_TASKS: dict[str, tuple[str, str]] = {
     Job.Type.IMPORT: ("annotator.tasks.import_ava_task", "default"),
     Job.Type.INGEST: ("annotator.tasks.ingest_video_task", "default"),
