@@ -68,7 +68,7 @@ def evaluate_checkpoint(
 ) -> Any:
     """The `EvaluationResult` of a checkpoint on a ground-truth CSV's boxes, at test scale."""
     from inference import ava
-    from inference.checkpoints import load_model
+    from inference.checkpoints import load_checkpoint, load_model
     from inference.train.data import video_paths
     from inference.train.loop import validation_result
 
@@ -76,7 +76,8 @@ def evaluate_checkpoint(
     labels = ava.read_labelmap(labelmap)
     gt = ava.read_ava_csv(gt_csv, "gt", action_ids={a.id for a in labels.actions})
     paths = video_paths(videos, list(gt.videos))
-    return validation_result(model, gt, labels, paths, dict(model.preprocess))
+    preprocess = dict(load_checkpoint(checkpoint)["preprocess"])
+    return validation_result(model, gt, labels, paths, preprocess)
 
 
 def slowfast_vs_slow(
