@@ -30,7 +30,16 @@ from annotator.services.bulk import ids_reserve, rows_insert
 from annotator.validation import VIDEO_ID, VIDEO_ID_PATTERN
 
 KINDS = ["gt", "predictions", "person-boxes", "excluded"]
-KEYFRAME_COLUMNS = ("video_id", "timestamp", "status", "version", "excluded", "gold")
+# Every NOT NULL column without a database default (`flag_comment` came after the first import).
+KEYFRAME_COLUMNS = (
+    "video_id",
+    "timestamp",
+    "status",
+    "version",
+    "excluded",
+    "gold",
+    "flag_comment",
+)
 BOX_COLUMNS = (
     "id",
     "keyframe_id",
@@ -213,7 +222,7 @@ def _keyframes_ensure(row_video: np.ndarray, timestamps: np.ndarray) -> np.ndarr
     # The database assigns ids; ON CONFLICT skips keyframes that exist already.
     status = Keyframe.Status.UNREVIEWED
     rows = [
-        (video_pk, timestamp, status, 1, False, False) for video_pk, timestamp in pairs.tolist()
+        (video_pk, timestamp, status, 1, False, False, "") for video_pk, timestamp in pairs.tolist()
     ]
     rows_insert(Keyframe, KEYFRAME_COLUMNS, rows, ignore_conflicts=True)
     pks = {}
