@@ -299,6 +299,7 @@ class Job(models.Model):
         EVALUATE = "evaluate"
         TRAIN = "train"
         EXPORT_TRAINING = "export_training"
+        SEED_DEMO = "seed_demo"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

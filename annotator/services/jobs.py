@@ -44,6 +44,7 @@ JOB_TASKS: dict[str, tuple[str, str]] = {
     Job.Type.EVALUATE: ("annotator.tasks.evaluate_task", "default"),
     Job.Type.TRAIN: ("annotator.tasks.train_model_task", "gpu"),
     Job.Type.EXPORT_TRAINING: ("annotator.tasks.export_training_task", "default"),
+    Job.Type.SEED_DEMO: ("annotator.tasks.seed_demo_task", "default"),
 }
 
 
