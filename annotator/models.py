@@ -309,6 +309,7 @@ class Job(models.Model):
         TRAIN = "train"
         EXPORT_TRAINING = "export_training"
         UNCERTAINTY = "uncertainty"
+        SEED_DEMO = "seed_demo"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -93,6 +93,14 @@ def train_model_task(job_id: int) -> None:
     job_run(job_id=job_id, work=lambda context: training_run(context=context))
 
 
+@shared_task(**TASK_OPTIONS)
+def seed_demo_task(job_id: int) -> None:
+    """Seed the demo dataset, one stage per run; it waits for the jobs it starts (default queue)."""
+    from annotator.services.demo import demo_seed_run
+
+    job_run(job_id=job_id, work=lambda context: demo_seed_run(context=context))
+
+
 @shared_task
 def jobs_sweep_task() -> list[int]:
     """Re-queue jobs whose worker stopped renewing the lease."""

@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figure": ("inference.figures:cli", "per-class AP chart (Figure 3) of evaluate --json results"),
     "synth": ("inference.synth:cli", "render a synthetic AVA-style dataset"),
     "train": ("inference.train.cli:cli", "train a detection model on AVA CSVs (resumable, DDP)"),
+    "experiment": (
+        "inference.experiment:cli",
+        "slowfast-vs-slow: Slow-only vs SlowFast per class on synthetic data (Figure 3)",
+    ),
 }
 
 

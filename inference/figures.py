@@ -212,6 +212,53 @@ def _short(name: str) -> str:
     return name if len(name) <= MAX_LABEL else name[: MAX_LABEL - 3] + "..."
 
 
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """A generous estimate of a text's drawn width in a sans-serif font (layout only)."""
+    return len(text) * size * (0.68 if bold else 0.62)
+
+
+def _fit(text: str, size: float, room: float) -> str:
+    """`text`, cut with an ellipsis where it would be wider than `room`."""
+    if text_width(text, size) <= room:
+        return text
+    keep = max(1, int(room / (size * 0.62)) - 3)
+    return text[:keep] + "..."
+
+
+LEGEND_Y = 46.0
+LEGEND_LINE = 18.0
+_ABSOLUTE_LEGEND = f"{MARKED} largest absolute gains (bold name)"
+_RELATIVE_LEGEND = (
+    f"{MARKED} largest relative gains, baseline AP > {100 * RELATIVE_FLOOR:g} % (coloured name)"
+)
+
+
+def _marks_wrap(frame: _Frame) -> bool:
+    """Whether the two marks' legends need a line each."""
+    room = frame.width - frame.right - frame.left
+    return 18 + text_width(_ABSOLUTE_LEGEND, 11) + 24 + 18 + text_width(_RELATIVE_LEGEND, 11) > room
+
+
+def _legend(comparison: Comparison, room: float) -> list[tuple[str, str, float, int]]:
+    """Each model's legend entry (fill, text, x from the left margin, line): side by side while
+    they fit in `room`, else one a line; a name too long for a line of its own is cut."""
+    entries = [(MODEL_FILL, "B: " if comparison.baseline is not None else "", comparison.report)]
+    if comparison.baseline is not None:
+        entries.insert(0, (BASELINE_FILL, "A: ", comparison.baseline))
+    placed: list[tuple[str, str, float, int]] = []
+    x, line = 0.0, 0
+    for fill, prefix, summary in entries:
+        suffix = f", mAP {_percent(summary.mean_ap)}"
+        name = _fit(summary.model_name, 12, room - 18 - text_width(prefix + suffix, 12))
+        text = f"{prefix}{name}{suffix}"
+        width = 18 + text_width(text, 12)
+        if x > 0 and x + width > room:
+            x, line = 0.0, line + 1
+        placed.append((fill, text, x, line))
+        x += width + 24
+    return placed
+
+
 def _triangle(x: float, y: float, size: float = 5.0) -> tuple[tuple[float, float], ...]:
     """Upward triangle with its base centred at (x, y)."""
     return ((x - size, y), (x + size, y), (x, y - 1.7 * size))
@@ -275,26 +322,22 @@ def _header(comparison: Comparison, frame: _Frame) -> list[Shape | Group]:
     title += f" (scored boxes: {report.box_source.replace('_', ' ')}"
     title += f", {report.keyframes} keyframes)" if report.keyframes is not None else ")"
     items: list[Shape | Group] = [Text(left, 22, title, size=14, bold=True, css="title")]
-    entries = [(MODEL_FILL, "B: " if frame.paired else "", report)]
-    if comparison.baseline is not None:
-        entries.insert(0, (BASELINE_FILL, "A: ", comparison.baseline))
-    x, legend_y = left, 46.0
-    for fill, prefix, summary in entries:
-        text = f"{prefix}{summary.model_name}, mAP {_percent(summary.mean_ap)}"
-        items.append(Rect(x, legend_y - 10, 12, 12, fill))
-        items.append(Text(x + 18, legend_y, text, size=12, css="legend-map"))
-        x += 18 + 7.0 * len(text) + 24
+    placed = _legend(comparison, frame.width - frame.right - left)
+    for fill, text, x, line in placed:
+        legend_y = LEGEND_Y + LEGEND_LINE * line
+        items.append(Rect(left + x, legend_y - 10, 12, 12, fill))
+        items.append(Text(left + x + 18, legend_y, text, size=12, css="legend-map"))
     if frame.paired:
-        marks_y = legend_y + 22
-        relative = (
-            f"{MARKED} largest relative gains, baseline AP > {100 * RELATIVE_FLOOR:g} % "
-            "(coloured name)"
-        )
+        marks_y = LEGEND_Y + LEGEND_LINE * placed[-1][3] + 22
+        # The relative gains' legend follows the absolute one's, or goes under it.
+        x, y = 18 + text_width(_ABSOLUTE_LEGEND, 11) + 24, marks_y
+        if _marks_wrap(frame):
+            x, y = 0.0, marks_y + LEGEND_LINE
         items += [
             Polygon(_triangle(left + 6, marks_y), ABSOLUTE_FILL),
-            Text(left + 18, marks_y, f"{MARKED} largest absolute gains (bold name)", size=11),
-            Polygon(_diamond(left + 306, marks_y + 1), RELATIVE_FILL),
-            Text(left + 318, marks_y, relative, size=11, fill=RELATIVE_FILL),
+            Text(left + 18, marks_y, _ABSOLUTE_LEGEND, size=11),
+            Polygon(_diamond(left + x + 6, y + 1), RELATIVE_FILL),
+            Text(left + x + 18, y, _RELATIVE_LEGEND, size=11, fill=RELATIVE_FILL),
         ]
     if not comparison.same_snapshot:
         warning = "different data: the reports' snapshot hashes differ"
@@ -375,10 +418,25 @@ def figure_layout(comparison: Comparison) -> Layout:
         y_max=min(1.0, math.ceil(highest / step - 1e-9) * step),
         step=step,
     )
-    frame = replace(frame, width=max(frame.left + frame.slot * len(rows) + frame.right, 720.0))
-    longest = max((len(_short(row.name)) for row in rows), default=4)
-    # rotated names: about 5 px a character at 10 px
-    bottom = 30 + longest * 5.0 * math.sin(math.radians(-LABEL_ANGLE))
+    # Rotated names hang down and to the left of their slot: the left margin takes the part of
+    # the longest reach that the slots before it do not.
+    cos, sin = math.cos(math.radians(LABEL_ANGLE)), math.sin(math.radians(-LABEL_ANGLE))
+    reaches = [
+        text_width(_short(row.name), 10, bold=True) * cos - frame.slot * index
+        for index, row in enumerate(rows)
+    ]
+    centre = 3.5 + (2 if paired else 1) * frame.bar / 2 + 3  # of a slot, to a name's anchor
+    left = max([frame.left] + [reach - centre + 6 for reach in reaches])
+    frame = replace(frame, left=left)
+    width = max(frame.left + frame.slot * len(rows) + frame.right, 720.0)
+    frame = replace(frame, width=width)
+    lines = _legend(comparison, frame.width - frame.right - frame.left)[-1][3]
+    lines += 1 if paired and _marks_wrap(frame) else 0
+    frame = replace(frame, top=frame.top + LEGEND_LINE * lines)
+    longest = max(
+        (text_width(_short(row.name), 10, bold=True) for row in rows), default=text_width("x", 10)
+    )
+    bottom = 12 + longest * sin + 10
     items = _header(comparison, frame) + _axis(frame)
     items += [_class_group(row, index, comparison, frame) for index, row in enumerate(rows)]
     return Layout(width=frame.width, height=frame.base_y + bottom, items=tuple(items))

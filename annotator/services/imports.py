@@ -30,6 +30,7 @@ from annotator.services.bulk import ids_reserve, rows_insert
 from annotator.validation import VIDEO_ID, VIDEO_ID_PATTERN
 
 KINDS = ["gt", "predictions", "person-boxes", "excluded"]
+# Every NOT NULL column without a database default (`flag_comment` came after the first import).
 KEYFRAME_COLUMNS = (
     "video_id",
     "timestamp",

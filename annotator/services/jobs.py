@@ -45,6 +45,7 @@ JOB_TASKS: dict[str, tuple[str, str]] = {
     Job.Type.TRAIN: ("annotator.tasks.train_model_task", "gpu"),
     Job.Type.EXPORT_TRAINING: ("annotator.tasks.export_training_task", "default"),
     Job.Type.UNCERTAINTY: ("annotator.tasks.uncertainty_task", "default"),
+    Job.Type.SEED_DEMO: ("annotator.tasks.seed_demo_task", "default"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Named SlowFast/Slow-only presets: the paper's Kinetics-400 models, its AVA models and `small`."""
+"""Named SlowFast/Slow-only presets: the paper's Kinetics-400 models, its AVA models, `small` and
+`small_slow`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,21 @@ _SLOWFAST_R50_4X16 = SlowFastConfig(alpha=8, tau=16, num_frames=4, fusion_kernel
 _SLOWFAST_R50_8X8 = SlowFastConfig(alpha=4, tau=8, num_frames=8, fusion_kernel=7)
 _SLOW_R50_4X16 = SlowFastConfig(pathways=1, alpha=1, tau=16, num_frames=4)
 _SLOW_R50_8X8 = SlowFastConfig(pathways=1, alpha=1, tau=8, num_frames=8)
+# One bottleneck per stage, a quarter of the channels, 4 Slow / 16 Fast frames at 128 pixels:
+# trains on a CPU for tests and the demo. RoIAlign `aligned` since it is trained here.
+_SMALL = SlowFastConfig(
+    depth=14,
+    width=16,
+    alpha=4,
+    tau=16,
+    num_frames=4,
+    fusion_kernel=5,
+    head="detection",
+    num_classes=AVA_ACTIONS,
+    res5_dilation=2,
+    aligned=True,
+    crop_size=128,
+)
 
 
 def _ava(config: SlowFastConfig) -> SlowFastConfig:
@@ -53,21 +69,10 @@ PRESETS: dict[str, SlowFastConfig] = {
         )
     ),
     "slow_r50_4x16_ava": _ava(_SLOW_R50_4X16),
-    # One bottleneck per stage, a quarter of the channels, 4 Slow / 16 Fast frames at 128 pixels:
-    # trains on a CPU for tests and the demo. RoIAlign `aligned` since it is trained here.
-    "small": SlowFastConfig(
-        depth=14,
-        width=16,
-        alpha=4,
-        tau=16,
-        num_frames=4,
-        fusion_kernel=5,
-        head="detection",
-        num_classes=AVA_ACTIONS,
-        res5_dilation=2,
-        aligned=True,
-        crop_size=128,
-    ),
+    "small": _SMALL,
+    # `small`'s Slow pathway alone (no Fast pathway, no lateral connections): the Slow-only side
+    # of the Figure-3 experiment (`python -m inference experiment slowfast-vs-slow`).
+    "small_slow": replace(_SMALL, pathways=1, alpha=1),
 }
 
 

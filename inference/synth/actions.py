@@ -49,6 +49,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("hug", 70, "hug (a person)", PERSON_INTERACTION),
 )
 ACTION_BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}
+# The classes that one frame cannot tell from another class (see the module docstring): where a
+# Fast pathway should help most, as the SlowFast paper found on AVA.
+MOTION_ONLY: tuple[str, ...] = ("walk", "run", "wave", "clap", "fall", "getup")
 
 POSES = ("stand", "sit", "walk", "run", "jump", "bend", "fall", "lie", "getup")
 # Arm programs laid over a pose, and the action each one shows; "raise" and "fold" are the still

@@ -32,7 +32,7 @@ from inference.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from inference.evaluation import evaluate_frame_ap
+from inference.evaluation import EvaluationResult, evaluate_frame_ap
 from inference.models import SlowFast, build_model, preset
 from inference.models.presets import PRESETS
 from inference.train import data
@@ -231,6 +231,21 @@ def validate(
     batch_size: int = 8,
 ) -> float:
     """Frame-mAP at IoU 0.5 of the model's scores on the ground-truth boxes, at test scale."""
+    return validation_result(
+        model, gt, labelmap, paths, preprocess, time_offset=time_offset, batch_size=batch_size
+    ).mean_ap
+
+
+def validation_result(
+    model: SlowFast,
+    gt: ava.AvaRows,
+    labelmap: ava.LabelMap,
+    paths: dict[str, Path],
+    preprocess: dict[str, Any],
+    time_offset: Seconds = 0,
+    batch_size: int = 8,
+) -> EvaluationResult:
+    """Frame-mAP and per-class AP of the model's scores on the ground-truth boxes."""
     was_training = model.training
     model.eval()
     action_ids = [a.id for a in labelmap.actions]
@@ -248,8 +263,7 @@ def validate(
         )
         rows.append(predict.prediction_rows(video_id, keyframes, scores, action_ids))
     model.train(was_training)
-    result = evaluate_frame_ap(gt, rows, labelmap)
-    return result.mean_ap
+    return evaluate_frame_ap(gt, rows, labelmap)
 
 
 # --- the loop ----------------------------------------------------------------------------------

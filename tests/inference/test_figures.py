@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFont
 
-from inference.figures import MARKED, compare_classes
+from inference.figures import (
+    MARKED,
+    Comparison,
+    ReportSummary,
+    compare_classes,
+    figure_svg,
+)
 from tests.conftest import ROOT
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -83,3 +91,67 @@ def test_the_command_names_a_file_that_is_not_a_result(tmp_path):
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert f"{junk}: not the JSON of" in done.stderr
+
+
+def _summary(report_id: int, name: str) -> ReportSummary:
+    return ReportSummary(
+        id=report_id,
+        model_version=report_id,
+        model_name=name,
+        mean_ap=0.25,
+        per_type={},
+        box_source="detections",
+        snapshot_hash="same",
+        keyframes=40,
+        created_at="2026-12-02",
+    )
+
+
+def _text_corners(element: ET.Element) -> list[tuple[float, float]]:
+    """The corners of a drawn SVG text's box, measured with a real font (Pillow's default
+    FreeType font), after its rotation."""
+    size = float(element.get("font-size", "11"))
+    font = ImageFont.load_default(size)
+    width = font.getlength(element.text or "") * (1.1 if element.get("font-weight") else 1.0)
+    x, y = float(element.get("x", "0")), float(element.get("y", "0"))
+    start = {"start": x, "middle": x - width / 2, "end": x - width}[
+        element.get("text-anchor", "start")
+    ]
+    corners = [(start, y + 0.25 * size), (start + width, y + 0.25 * size)]
+    corners += [(start, y - size), (start + width, y - size)]
+    match = re.search(r"rotate\(([-\d.]+) ([-\d.]+) ([-\d.]+)\)", element.get("transform", ""))
+    if match is None:
+        return corners
+    angle, cx, cy = (float(value) for value in match.groups())
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    return [
+        (cx + (px - cx) * cos - (py - cy) * sin, cy + (px - cx) * sin + (py - cy) * cos)
+        for px, py in corners
+    ]
+
+
+@pytest.mark.parametrize("baseline", [True, False])
+def test_long_model_and_class_names_stay_inside_the_figure(baseline):
+    # What users name things: a long version name, long class names leftmost (most ground truth).
+    names = {
+        1: ("carry/hold (an object) while talking to a person", "OBJECT_MANIPULATION"),
+        2: ("listen to (a person) and watch (a person)", "PERSON_INTERACTION"),
+        3: ("sit", "PERSON_MOVEMENT"),
+    }
+    per_class = {i: {"ap": 0.2 * i, "gt_count": 10 - i} for i in names}
+    base = {i: {"ap": 0.1 * i, "gt_count": 10 - i} for i in names} if baseline else None
+    comparison = Comparison(
+        report=_summary(2, "slowfast-small-retrained-on-reviewed-keyframes-2026-12-02-run-7"),
+        baseline=_summary(1, "slow-only-small-baseline-from-the-synthetic-demo")
+        if baseline
+        else None,
+        classes=tuple(compare_classes(per_class, base, names)),
+    )
+    root = ET.fromstring(figure_svg(comparison))
+    _, _, view_width, view_height = (float(v) for v in root.get("viewBox", "").split())
+    texts = list(root.iter(f"{SVG}text"))
+    assert any("run-7" in (text.text or "") or "..." in (text.text or "") for text in texts)
+    for text in texts:
+        for px, py in _text_corners(text):
+            assert 0 <= px <= view_width, (text.text, px, view_width)
+            assert 0 <= py <= view_height, (text.text, py, view_height)

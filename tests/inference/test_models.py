@@ -16,6 +16,7 @@ ISSUE_PRESETS = {
     "slowfast_r101_nl_8x8_ava",
     "slow_r50_4x16_ava",
     "small",
+    "small_slow",
 }
 
 
@@ -76,7 +77,7 @@ def test_forward_shape_and_no_nans(name):
     assert model.config is config
 
 
-@pytest.mark.parametrize("name", ["small", "slowfast_r50_8x8", "slow_r50_4x16_ava"])
+@pytest.mark.parametrize("name", ["small", "small_slow", "slowfast_r50_8x8", "slow_r50_4x16_ava"])
 def test_every_parameter_receives_a_gradient(name):
     torch.manual_seed(0)
     config = PRESETS[name]
@@ -277,3 +278,23 @@ def test_conv3d_matches_torch_conv3d_forward_and_backward(
     reference = torch.autograd.grad(expected, (x, conv.weight, conv.bias), grad)
     for a, b in zip(ours, reference, strict=True):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_small_slow_is_the_slow_pathway_of_small():
+    slowfast = build_model(preset("small"))
+    slow_only = build_model(preset("small_slow"))
+    assert slow_only.fast is None
+    # The Slow pathway without the lateral connections' extra input channels.
+    fused = {
+        name
+        for name, param in slowfast.slow.named_parameters()
+        if name in dict(slow_only.slow.named_parameters())
+        and param.shape != dict(slow_only.slow.named_parameters())[name].shape
+    }
+    assert fused, "the SlowFast Slow pathway takes the Fast pathway's lateral channels"
+    assert set(dict(slow_only.slow.named_parameters())) == set(
+        dict(slowfast.slow.named_parameters())
+    )
+    assert preset("small_slow").tau == preset("small").tau
+    assert preset("small_slow").num_frames == preset("small").num_frames
+    assert preset("small_slow").crop_size == preset("small").crop_size
