@@ -750,10 +750,9 @@ def test_csrf_is_enforced_on_the_login_form() -> None:
 
 
 @pytest.mark.django_db
-def test_media_is_for_logged_in_users_and_stays_in_its_folder(reviewer, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from django.urls import resolve
-
-    root = Path(resolve("/media/x").kwargs["document_root"])  # as the URL pattern serves it
+def test_media_is_for_logged_in_users_and_stays_in_its_folder(reviewer, tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # the media view reads it on every request
+    root = Path(settings.MEDIA_ROOT)
     (root / "derived").mkdir(parents=True, exist_ok=True)
     probe = root / "derived" / f"security-probe-{tmp_path.name}.txt"
     probe.write_text("x")
