@@ -30,6 +30,7 @@ from annotator.models import (
     Keyframe,
     ModelVersion,
     PersonBox,
+    ReviewerSettings,
     Video,
 )
 from annotator.services import datasets, jobs, videos
@@ -462,3 +463,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ReviewerSettings)
+class ReviewerSettingsAdmin(ReadOnlyAdmin):
+    """Read only: each reviewer changes their keys on /settings/keys/ (checked for conflicts)."""
+
+    list_display = ["user", "updated_at"]
+    list_filter = ["updated_at"]
+    search_fields = ["user__username"]
