@@ -439,7 +439,9 @@ def figure_layout(comparison: Comparison) -> Layout:
     bottom = 12 + longest * sin + 10
     items = _header(comparison, frame) + _axis(frame)
     items += [_class_group(row, index, comparison, frame) for index, row in enumerate(rows)]
-    return Layout(width=frame.width, height=frame.base_y + bottom, items=tuple(items))
+    # Whole units, so the SVG's viewBox and the PNG (twice the size) cover the same area.
+    height = math.ceil(frame.base_y + bottom)
+    return Layout(width=math.ceil(frame.width), height=height, items=tuple(items))
 
 
 # --- SVG -----------------------------------------------------------------------------------------
