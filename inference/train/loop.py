@@ -422,9 +422,6 @@ def train(
         num_workers=config.workers,
         generator=torch.Generator(),  # keeps torch's global generator for dropout alone
         prefetch_factor=4 if config.workers else None,
-        # Spawned, not forked: a fork copies the caller's threads' locks and open connections
-        # (a Celery worker's broker pool, a test's Redis client), and the child can hang on them.
-        multiprocessing_context="spawn" if config.workers else None,
     )
     batches = iter(loader)
     while step < total_steps:
