@@ -87,7 +87,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def use_redis(redis_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def use_redis(redis_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
     """Point Django and the Celery app at the session's Redis."""
     from webapp.celery import app
 
@@ -97,13 +97,7 @@ def use_redis(redis_url: str, settings, monkeypatch: pytest.MonkeyPatch) -> Iter
     # Celery caches its connection pools: drop them so the next send uses this URL.
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    yield redis_url
-    # Close what this test opened: kombu closes a pool's connections in every forked child, and
-    # a child forked later in this process (a DataLoader worker) hung closing a stale one.
-    if app._pool is not None:
-        app._pool.force_close_all()
-    if app.amqp._producer_pool is not None:
-        app.amqp._producer_pool.force_close_all()
+    return redis_url
 
 
 def worker_database_url() -> str:
