@@ -156,14 +156,21 @@ def ava_export_lines(
     model version's scores: its full vector on every box it scored, and the scored labels of
     its imported predictions' boxes.
     """
+    from annotator.errors import ApplicationError
+
     keyframes = Keyframe.objects.filter(video__dataset=dataset)
     if source == "human" or reviewed_only:
         keyframes = keyframes.filter(status=Keyframe.Status.REVIEWED)
     if source == "human":
         # Ground truth lives on reviewed keyframes only (`keyframes` is filtered so above).
-        yield from _export_ground_truth(dataset, keyframes)
-    else:
-        yield from _export_model(dataset, keyframes, model_version)
+        return _export_ground_truth(dataset, keyframes)
+    # Checked here, not in the generator: a streamed response has begun before it first runs.
+    model_version = model_version or dataset.active_model_version
+    if model_version is None:
+        raise ApplicationError(
+            "source 'model' needs a model version, and the dataset has no active one"
+        )
+    return _export_model(dataset, keyframes, model_version)
 
 
 def _ground_truth_sql() -> str:
@@ -224,18 +231,12 @@ def _export_ground_truth(
 
 
 def _export_model(
-    dataset: Dataset, keyframes: QuerySet[Keyframe], model_version: ModelVersion | None
+    dataset: Dataset, keyframes: QuerySet[Keyframe], model_version: ModelVersion
 ) -> Iterator[str]:
     import numpy as np
 
-    from annotator.errors import ApplicationError
     from inference.ava import records_text
 
-    model_version = model_version or dataset.active_model_version
-    if model_version is None:
-        raise ApplicationError(
-            "source 'model' needs a model version, and the dataset has no active one"
-        )
     action_ids = [entry["id"] for entry in model_version.label_map]
     vector = BoxScore.objects.filter(box=OuterRef("pk"), model_version=model_version)
     boxes = (
