@@ -460,18 +460,28 @@ def test_an_unsaved_page_warns_before_it_is_left(reviewer_page, video):  # type:
     assert dialogs == ["beforeunload"]
 
 
+def until_true(page, expression: str, timeout_ms: int = 10_000) -> None:  # type: ignore[no-untyped-def]
+    """Poll `expression` with `page.evaluate`: Playwright's wait_for_function builds its predicate
+    with `new Function`, which the page's Content-Security-Policy (no 'unsafe-eval') refuses."""
+    for _ in range(timeout_ms // 50):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{expression} still false after {timeout_ms} ms")
+
+
 def test_space_plays_the_context_clip_at_the_chosen_speed(reviewer_page, video):  # type: ignore[no-untyped-def]
     target = keyframe(video, 903)
     page = open_review(reviewer_page, f"/review/{target.pk}/")
-    page.wait_for_function("document.getElementById('clip').readyState >= 1")
+    until_true(page, "document.getElementById('clip').readyState >= 1")
     page.select_option("#speed", "0.25")
     page.locator(STAGE).focus()
     page.keyboard.press(" ")
-    page.wait_for_function("!document.getElementById('clip').paused")
+    until_true(page, "!document.getElementById('clip').paused")
     assert page.evaluate("document.getElementById('clip').playbackRate") == 0.25
     assert page.evaluate("document.getElementById('clip').loop") is True
     page.keyboard.press(" ")
-    page.wait_for_function("document.getElementById('clip').paused")
+    until_true(page, "document.getElementById('clip').paused")
 
 
 def test_an_empty_queue_says_so(reviewer_page, video):  # type: ignore[no-untyped-def]
