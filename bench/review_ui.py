@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import requests
+from playwright.sync_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -168,6 +169,21 @@ def login(browser, base: str):  # type: ignore[no-untyped-def]
     return context, page
 
 
+def until_true(page, expression: str, timeout_ms: int = 10_000) -> None:  # type: ignore[no-untyped-def]
+    """Poll `expression` with `page.evaluate` (Playwright's wait_for_function builds its predicate
+    with `new Function`, which the page's Content-Security-Policy refuses). The times measured are
+    the page's own, so the polling interval does not enter them."""
+    for _ in range(timeout_ms // 20):
+        try:
+            if page.evaluate(expression):
+                return
+        except PlaywrightError as error:  # the next keyframe's page load replaced the context
+            if "context was destroyed" not in str(error):
+                raise
+        page.wait_for_timeout(20)
+    raise AssertionError(f"{expression} still false after {timeout_ms} ms")
+
+
 def next_keyframe_times(browser, base: str, count: int, drop_prefetch: bool) -> list[float]:  # type: ignore[no-untyped-def]
     """Ctrl+Enter `count` times; with `drop_prefetch` the next keyframe is opened as a new page
     (the reference: what the page did before it switched keyframes in place)."""
@@ -177,15 +193,14 @@ def next_keyframe_times(browser, base: str, count: int, drop_prefetch: bool) -> 
     times: list[float] = []
     page.goto("/review/")
     for _ in range(count):
-        page.wait_for_function("window.__drawn !== undefined")
+        until_true(page, "window.__drawn !== undefined")
         current = page.evaluate("window.__drawn.keyframe")
         if not drop_prefetch:
             page.wait_for_selector("#review[data-prefetched]", state="attached")
         page.locator("#stage").focus()
         page.keyboard.press("Control+Enter")
-        page.wait_for_function(
-            f"window.__drawn !== undefined && window.__drawn.keyframe !== '{current}'",
-            timeout=15_000,
+        until_true(
+            page, f"window.__drawn !== undefined && window.__drawn.keyframe !== '{current}'", 15_000
         )
         value = page.evaluate("window.__drawn.ms")
         if value is not None:
