@@ -210,7 +210,7 @@ def main() -> int:
     from annotator.models import Keyframe
     from annotator.services.datasets import dataset_create_default
     from annotator.services.ingest import video_ingest
-    from annotator.services.models import model_version_register
+    from annotator.services.model_versions import model_version_register
     from inference.checkpoints import save_checkpoint
     from inference.models import build_model, preset
 

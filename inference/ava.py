@@ -61,7 +61,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 __all__ = [
-    "KINDS",
+    "COLUMN_8",
     "MAX_MESSAGES",
     "NO_ACTION",
     "ActionLabel",
@@ -88,7 +88,7 @@ __all__ = [
 NO_ACTION = -1
 MAX_MESSAGES = 50
 # kind -> name of column 8
-KINDS: dict[str, str] = {
+COLUMN_8: dict[str, str] = {
     "gt": "person_id",
     "predictions": "score",
     "person-boxes": "detector_score",
@@ -203,9 +203,9 @@ def _empty_rows() -> AvaRows:
 
 
 def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown AVA file kind {kind!r}; expected one of {sorted(KINDS)}")
-    return KINDS[kind]
+    if kind not in COLUMN_8:
+        raise ValueError(f"unknown AVA file kind {kind!r}; expected one of {sorted(COLUMN_8)}")
+    return COLUMN_8[kind]
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def _parse_special(
             errors.append(f"{where}: {error}")
         action = NO_ACTION if action is None else action
     if width == 8:
-        value, error = _field_errors(KINDS[kind], fields[7], integer=False, required=True)
+        value, error = _field_errors(COLUMN_8[kind], fields[7], integer=False, required=True)
         if error:
             errors.append(f"{where}: {error}")
         value = math.nan if value is None else value
@@ -440,7 +440,7 @@ def _convert(
             empty.append(("action_id", nulls))
     if width == 8:
         value, nulls = _numpy(columns, "col8", np.nan)
-        empty.append((KINDS[kind], nulls))
+        empty.append((COLUMN_8[kind], nulls))
     # Blank lines arrive as rows of nulls with an empty video id.
     blank = np.zeros(n, bool)
     if "" in videos:
@@ -697,7 +697,7 @@ def _validate(
     found.sort(key=lambda p: (rows.line[p[0]], p[1]))
     found = found[:MAX_MESSAGES]
     texts = _line_texts(path, (int(rows.line[p[0]]) for p in found))
-    names = [*_FIELDS, KINDS[kind]]
+    names = [*_FIELDS, COLUMN_8[kind]]
     problems: list[_Problem] = []
     for row, field, reason, first_line in found:
         number = int(rows.line[row])

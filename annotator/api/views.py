@@ -224,7 +224,7 @@ class DatasetImportApi(APIView):
 
     class DatasetImportInput(serializers.Serializer):
         file = serializers.FileField()
-        kind = serializers.ChoiceField(choices=imports.KINDS)
+        kind = serializers.ChoiceField(choices=imports.IMPORT_KINDS)
         model_version = serializers.CharField(required=False, max_length=200)
         create_videos = serializers.BooleanField(default=False)
         time_offset = serializers.FloatField(default=0.0, min_value=0.0)

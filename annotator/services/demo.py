@@ -99,7 +99,7 @@ def _render_and_upload(job: Job, context: JobContext) -> None:
 def _annotate_and_evaluate(job: Job, dataset: Dataset, context: JobContext) -> dict[str, Any]:
     from annotator.services.evaluation import evaluation_start
     from annotator.services.imports import ava_import
-    from annotator.services.models import model_version_register
+    from annotator.services.model_versions import model_version_register
     from annotator.services.preannotate import preannotate_start
 
     root = demo_synth_dir()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,10 @@ from annotator.models import (
     Video,
 )
 from annotator.services.bulk import ids_reserve, rows_insert
+from annotator.services.jobs import Progress
 from annotator.validation import VIDEO_ID, VIDEO_ID_PATTERN
 
-KINDS = ["gt", "predictions", "person-boxes", "excluded"]
+IMPORT_KINDS = ["gt", "predictions", "person-boxes", "excluded"]
 # Every NOT NULL column without a database default (`flag_comment` came after the first import).
 KEYFRAME_COLUMNS = (
     "video_id",
@@ -59,8 +60,6 @@ LABEL_COLUMNS = ("id", "box_id", "action_id", "source", "state", "score")
 BATCH = 5_000
 SHOWN_ERRORS = 50
 MAX_TIMESTAMP = 2**31 - 1  # Keyframe.timestamp is a 32-bit integer column
-
-Progress = Callable[[float, str], None]
 
 
 def _chunks(items: list, size: int = 900) -> Iterable[list]:
@@ -122,8 +121,8 @@ def ava_import(
     """Import one AVA file into `dataset`; returns counts. Nothing is written if any row is bad."""
     from inference.ava import AvaFormatError, read_ava_csv, read_excluded, rows_from_records
 
-    if kind not in KINDS:
-        raise ApplicationError(f"kind {kind!r}: must be one of {KINDS}")
+    if kind not in IMPORT_KINDS:
+        raise ApplicationError(f"kind {kind!r}: must be one of {IMPORT_KINDS}")
     report = progress or (lambda fraction, message: None)
     actions = dict(Action.objects.filter(dataset=dataset).values_list("action_id", "pk"))
     videos = dict(Video.objects.filter(dataset=dataset).values_list("video_id", "pk"))

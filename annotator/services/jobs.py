@@ -264,6 +264,10 @@ def jobs_wake(jobs: QuerySet[Job]) -> list[int]:
     return woken
 
 
+# A job's progress report: (fraction done in [0, 1], message); JobContext.progress is one.
+Progress = Callable[[float, str], None]
+
+
 class JobContext:
     """What a job's work sees: progress reporting and the cancel check between batches."""
 

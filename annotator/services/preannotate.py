@@ -56,7 +56,7 @@ from annotator.models import (
     is_ground_truth,
 )
 from annotator.services.jobs import JobContext, job_create
-from annotator.services.models import model_version_checkpoint
+from annotator.services.model_versions import model_version_checkpoint
 from annotator.services.uncertainty import keyframes_uncertainty_update
 from annotator.services.videos import derived_media_dir
 from inference.boxes import PlannedBox, overlaps_any, plan_keyframe_boxes

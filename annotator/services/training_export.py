@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tarfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,14 +34,13 @@ from annotator.models import (
     ground_truth_q,
 )
 from annotator.services.evaluation import EvaluationSet, snapshot_sha256
-from annotator.services.jobs import JobContext, job_create
+from annotator.services.jobs import JobContext, Progress, job_create
 
 if TYPE_CHECKING:
     from inference.bundle import BundleSpec, BundleVideo
 
 DEFAULT_SHORT_SIDE = 360
 CHUNK = 20_000  # rows per database fetch
-Progress = Callable[[float, str], None]
 
 
 def _videos_by_id(dataset: Dataset, val_videos: Sequence[str]) -> list[Video]:

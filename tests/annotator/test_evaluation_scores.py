@@ -10,7 +10,7 @@ from annotator import tasks
 from annotator.models import BoxLabel, BoxScore, Job, Keyframe, PersonBox, Video
 from annotator.services.evaluation import evaluation_start
 from annotator.services.jobs import JOB_TASKS, job_cancel, job_queue, jobs_sweep
-from annotator.services.models import model_version_register
+from annotator.services.model_versions import model_version_register
 from tests.generated import small_checkpoint
 
 pytestmark = pytest.mark.django_db

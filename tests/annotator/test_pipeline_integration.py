@@ -10,7 +10,7 @@ import pytest
 from annotator.models import BoxLabel, BoxScore, EvaluationReport, Job, Keyframe, PersonBox, Video
 from annotator.services.imports import ava_import
 from annotator.services.jobs import jobs_sweep
-from annotator.services.models import model_version_register
+from annotator.services.model_versions import model_version_register
 from annotator.services.preannotate import preannotate_start
 from tests.conftest import POOL_VIDEO, WorkerProcess, wait_for
 from tests.generated import (

@@ -107,7 +107,7 @@ def test_register_model_refuses_label_maps_that_do_not_match_the_dataset(
 
 def test_ingest_shows_the_frames_of_the_active_models_clip_rule(ava_dataset, media_root, tmp_path):  # type: ignore[no-untyped-def]
     from annotator.services.ingest import keyframe_media
-    from annotator.services.models import model_version_register
+    from annotator.services.model_versions import model_version_register
 
     model_version_register(
         dataset=ava_dataset,
@@ -262,7 +262,7 @@ def test_detector_boxes_are_made_once_and_reused_and_reviewer_decisions_stay(
 def test_a_second_version_scores_the_same_boxes_and_the_first_keeps_its_scores(
     video, model_version, use_light_detector, tmp_path
 ):  # type: ignore[no-untyped-def]
-    from annotator.services.models import model_version_register
+    from annotator.services.model_versions import model_version_register
 
     first = run(video, detector_threshold=0.0)
     assert first.status == "succeeded", first.message

@@ -14,7 +14,7 @@ from annotator.models import AuditEvent, BoxLabel, EvaluationReport, Job, ModelV
 from annotator.services.datasets import dataset_activate_model, dataset_create, labelmap_import
 from annotator.services.imports import ava_import
 from annotator.services.ingest import video_ingest
-from annotator.services.models import model_version_register
+from annotator.services.model_versions import model_version_register
 from annotator.services.training import SNAPSHOT_FILES, training_dir
 from tests.conftest import WorkerProcess, wait_for
 

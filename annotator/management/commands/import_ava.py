@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from annotator.errors import ApplicationError
 from annotator.models import Dataset
-from annotator.services.imports import KINDS, ava_import
+from annotator.services.imports import IMPORT_KINDS, ava_import
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
         parser.add_argument("--dataset", required=True)
-        parser.add_argument("--kind", required=True, choices=KINDS)
+        parser.add_argument("--kind", required=True, choices=IMPORT_KINDS)
         parser.add_argument("--model-version", help="predictions: the model version they belong to")
         parser.add_argument(
             "--create-videos", action="store_true", help="create videos the file names"

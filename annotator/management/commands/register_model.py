@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.errors import ApplicationError
 from annotator.models import Dataset
-from annotator.services.models import model_version_register
+from annotator.services.model_versions import model_version_register
 
 
 class Command(BaseCommand):
