@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from inference.checkpoints import read_label_map, save_checkpoint
+from inference.checkpoints import read_labelmap, save_checkpoint
 from inference.models import build_model, preset
 from inference.synth import generate_dataset
 from inference.train import TrainConfig, train
@@ -118,7 +118,7 @@ def model_steps(name: str, batch: int, repeats: int) -> dict[str, float]:
 
 def whole_loop(name: str, root: Path, batch: int, workers: int, steps: int) -> dict[str, float]:
     """`inference.train.train` for `steps` steps: samples/s and the share spent waiting for data."""
-    labels = read_label_map(root / "action_list.pbtxt")
+    labels = read_labelmap(root / "action_list.pbtxt")
     base = root / f"{name}.base.pt"
     torch.manual_seed(0)
     model = build_model(dataclasses.replace(preset(name), num_classes=len(labels)))

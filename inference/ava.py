@@ -51,7 +51,7 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,21 @@ class LabelMap:
     def by_id(self) -> dict[int, ActionLabel]:
         """Actions keyed by id."""
         return {action.id: action for action in self.actions}
+
+    def records(self) -> list[dict[str, Any]]:
+        """JSON form, as checkpoints and model versions store it: `{"id", "name", "type"}` per
+        action, in file order (an action without a type is OTHER)."""
+        return [{"id": a.id, "name": a.name, "type": a.type or "OTHER"} for a in self.actions]
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> LabelMap:
+        """The label map of `records()`'s JSON form."""
+        return cls(
+            tuple(
+                ActionLabel(int(r["id"]), str(r["name"]), str(r["type"]) if r.get("type") else None)
+                for r in records
+            )
+        )
 
 
 def _empty_rows() -> AvaRows:

@@ -1,7 +1,8 @@
 """Our `.pt` checkpoint format, converters from pytorchvideo/PySlowFast files, official downloads.
 
 A checkpoint is one torch-saved plain dict: `config` (SlowFastConfig as a dict of JSON types),
-`state_dict`, `label_map` (list of `{"id", "name", "type"}`, one per output in order),
+`state_dict`, `label_map` (`LabelMap.records()`: `{"id", "name", "type"}` per output, in order;
+`load_checkpoint` gives it back as an `inference.ava.LabelMap`),
 `preprocess` (`short_side`, `mean`, `std`), and optionally `metrics` and `training` (the state a
 training run resumes from: step, optimizer, RNG, settings).
 """
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 import yaml
 
-from inference.ava import LabelMap, read_labelmap
+from inference.ava import ActionLabel, LabelMap, read_labelmap
 from inference.hashing import file_sha256
 from inference.models import PRESETS, SlowFast, SlowFastConfig, build_model, preset
 from inference.models.slowfast import SLOW_TEMPORAL_KERNELS, STAGE_BLOCKS, STAGE_NAMES
@@ -60,26 +61,11 @@ def config_from_dict(values: dict[str, Any]) -> SlowFastConfig:
     return SlowFastConfig(**{k: frozen(v) for k, v in values.items()})
 
 
-def label_map_records(labelmap: LabelMap) -> list[dict[str, Any]]:
-    """A label map as a checkpoint stores it: `{"id", "name", "type"}` per action, in file order
-    (an action without a type is OTHER)."""
-    return [
-        {"id": action.id, "name": action.name, "type": action.type or "OTHER"}
-        for action in labelmap.actions
-    ]
-
-
-def read_label_map(path: str | Path) -> list[dict[str, Any]]:
-    """Actions of a pbtxt label map (parsed by `inference.ava.read_labelmap`) as a checkpoint
-    stores them."""
-    return label_map_records(read_labelmap(path))
-
-
-def default_label_map(config: SlowFastConfig) -> list[dict[str, Any]]:
+def default_label_map(config: SlowFastConfig) -> LabelMap:
     """AVA v2.2's 80 actions for an 80-class detection model, else numbered placeholder classes."""
     if config.head == "detection" and config.num_classes == 80:
-        return read_label_map(AVA_LABEL_MAP_PATH)
-    return [{"id": i, "name": f"class_{i}", "type": "OTHER"} for i in range(config.num_classes)]
+        return read_labelmap(AVA_LABEL_MAP_PATH)
+    return LabelMap(tuple(ActionLabel(i, f"class_{i}") for i in range(config.num_classes)))
 
 
 def default_preprocess(config: SlowFastConfig) -> dict[str, Any]:
@@ -93,7 +79,7 @@ def default_preprocess(config: SlowFastConfig) -> dict[str, Any]:
 def save_checkpoint(
     path: str | Path,
     model: SlowFast,
-    label_map: list[dict[str, Any]] | None = None,
+    label_map: LabelMap | None = None,
     preprocess: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
@@ -104,15 +90,16 @@ def save_checkpoint(
     """
     config = model.config
     label_map = default_label_map(config) if label_map is None else label_map
-    if len(label_map) != config.num_classes:
+    entries = len(label_map.actions)
+    if entries != config.num_classes:
         raise ValueError(
-            f"label_map has {len(label_map)} entries for a model with {config.num_classes} classes"
+            f"label_map has {entries} entries for a model with {config.num_classes} classes"
         )
     checkpoint: dict[str, Any] = {
         "config": config_to_dict(config),
         # Plain contiguous tensors, so the file does not depend on our memory-format choice.
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "label_map": [dict(label) for label in label_map],
+        "label_map": label_map.records(),
         "preprocess": default_preprocess(config) if preprocess is None else dict(preprocess),
     }
     if metrics is not None:
@@ -127,7 +114,8 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The dict of one of our checkpoints, with `config` as a SlowFastConfig."""
+    """The dict of one of our checkpoints, with `config` as a SlowFastConfig and `label_map` as a
+    LabelMap."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     missing = [
         k for k in ("config", "state_dict", "label_map", "preprocess") if k not in checkpoint
@@ -135,6 +123,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or missing:
         raise ValueError(f"{path}: not an ava-annotator checkpoint (missing {missing})")
     checkpoint["config"] = config_from_dict(checkpoint["config"])
+    checkpoint["label_map"] = LabelMap.from_records(checkpoint["label_map"])
     return checkpoint
 
 
@@ -479,7 +468,7 @@ class _Caffe2Unpickler(pickle.Unpickler):
 
 def convert(
     source: str, path: str | Path, preset_name: str | None = None
-) -> tuple[SlowFast, list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[SlowFast, LabelMap, dict[str, Any]]:
     """Model (eval mode), label map and preprocess from a pytorchvideo or PySlowFast file."""
     if source not in SOURCES:
         raise ValueError(f"unsupported source {source!r}; expected one of {SOURCES}")

@@ -307,8 +307,8 @@ def cli(argv: list[str]) -> int:
     except ValueError as error:
         parser.error(str(error))
     model = load_model(args.checkpoint, device=args.device)
-    label_map: list[dict[str, Any]] = model.label_map  # type: ignore[assignment]  # set on load
-    action_ids = [int(label["id"]) for label in label_map]
+    label_map: ava.LabelMap = model.label_map  # type: ignore[assignment]  # set on load
+    action_ids = list(label_map.ids)
 
     stats = DecodeStats()
     started = time.perf_counter()

@@ -32,10 +32,7 @@ def model_version_register(
         raise ApplicationError(
             f"{path}: head {config.head!r}: pre-annotation needs a detection (AVA) model"
         )
-    label_map = [
-        {"id": int(label["id"]), "name": str(label["name"]), "type": str(label.get("type", ""))}
-        for label in checkpoint["label_map"]
-    ]
+    label_map = checkpoint["label_map"].records()
     ids = [label["id"] for label in label_map]
     known = set(dataset.actions.values_list("action_id", flat=True))
     unknown = [action_id for action_id in ids if action_id not in known]

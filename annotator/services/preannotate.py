@@ -364,7 +364,7 @@ def _score(
     from inference.video import DecodeStats
 
     model = load_model(checkpoint, device=device)
-    model_ids = [int(label["id"]) for label in model.label_map]  # type: ignore[union-attr]
+    model_ids = list(model.label_map.ids)  # type: ignore[union-attr, arg-type]  # set on load
     if model_ids != [int(label["id"]) for label in version.label_map]:
         raise ApplicationError(
             f"model version {version.name!r}: the checkpoint's label map differs from the "

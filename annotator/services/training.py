@@ -329,10 +329,7 @@ def _training_finish(version: ModelVersion, out: Path, job: Job) -> Job | None:
     with transaction.atomic():
         version.status = ModelVersion.Status.READY
         version.config = config_to_dict(checkpoint["config"])
-        version.label_map = [
-            {"id": int(a["id"]), "name": str(a["name"]), "type": str(a.get("type", ""))}
-            for a in checkpoint["label_map"]
-        ]
+        version.label_map = checkpoint["label_map"].records()
         version.preprocess = dict(checkpoint["preprocess"])
         version.checkpoint.name = str(out.relative_to(settings.MEDIA_ROOT))
         version.sha256 = file_sha256(out)

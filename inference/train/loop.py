@@ -135,13 +135,7 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def _label_entries(labelmap: ava.LabelMap) -> list[dict[str, Any]]:
-    return [{"id": a.id, "name": a.name, "type": a.type or "OTHER"} for a in labelmap.actions]
-
-
-def start_model(
-    base: str, label_map: list[dict[str, Any]], seed: int
-) -> tuple[SlowFast, dict[str, Any]]:
+def start_model(base: str, label_map: ava.LabelMap, seed: int) -> tuple[SlowFast, dict[str, Any]]:
     """The model training starts from, and its preprocessing.
 
     `base` is a preset name (random init from `seed`) or one of our checkpoints. A base whose label
@@ -152,7 +146,7 @@ def start_model(
         config = preset(base)
         if config.head != "detection":
             raise ValueError(f"base preset {base!r} has no detection head; use an *_ava preset")
-        model = build_model(replace(config, num_classes=len(label_map)))
+        model = build_model(replace(config, num_classes=len(label_map.actions)))
         return model, default_preprocess(model.config)
     if not Path(base).is_file():
         raise ValueError(f"base {base!r} is neither a preset ({sorted(PRESETS)}) nor a file")
@@ -160,10 +154,12 @@ def start_model(
     config = checkpoint["config"]
     if config.head != "detection":
         raise ValueError(f"base {base}: head {config.head!r}; training needs a detection head")
-    same = [(a["id"], a["name"]) for a in checkpoint["label_map"]] == [
-        (a["id"], a["name"]) for a in label_map
+    same = [(a.id, a.name) for a in checkpoint["label_map"].actions] == [
+        (a.id, a.name) for a in label_map.actions
     ]
-    model = build_model(replace(config, num_classes=len(label_map)))  # fresh head from `seed`
+    model = build_model(
+        replace(config, num_classes=len(label_map.actions))
+    )  # fresh head from `seed`
     state = checkpoint["state_dict"]
     if not same:
         state = {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIX)}
@@ -248,7 +244,7 @@ def validation_result(
     """Frame-mAP and per-class AP of the model's scores on the ground-truth boxes."""
     was_training = model.training
     model.eval()
-    action_ids = [a.id for a in labelmap.actions]
+    action_ids = list(labelmap.ids)
     rows = []
     for video_id, keyframes in validation_keyframes(gt).items():
         scores = dict(
@@ -270,7 +266,7 @@ def validation_result(
 
 
 def _settings(
-    config: TrainConfig, label_map: list[dict[str, Any]], base: str, files: list[Path]
+    config: TrainConfig, label_map: ava.LabelMap, base: str, files: list[Path]
 ) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote the checkpoint."""
     values = asdict(config)
@@ -279,7 +275,7 @@ def _settings(
     digest = hashlib.sha256()
     for path in files:  # the training data: ground truth and detector boxes
         digest.update(path.read_bytes())
-    labels = [a["id"] for a in label_map]
+    labels = list(label_map.ids)
     return {**values, "labels": labels, "base": base, "data_sha256": digest.hexdigest()}
 
 
@@ -310,9 +306,8 @@ def train(
         raise ValueError(f"batch_size {config.batch_size} is not a multiple of {world} processes")
 
     # Data: samples of the training keyframes, ground truth of the validation ones.
-    actions = ava.read_labelmap(labelmap)
-    action_ids = list(actions.ids)
-    label_map = _label_entries(actions)
+    label_map = ava.read_labelmap(labelmap)
+    action_ids = list(label_map.ids)
     train_rows = ava.read_ava_csv(train_gt, "gt", action_ids=None)
     val_rows = ava.read_ava_csv(val_gt, "gt", action_ids=None)
     boxes_rows = ava.read_ava_csv(person_boxes, "person-boxes") if person_boxes else None
@@ -379,7 +374,7 @@ def train(
     val_map_initial = state.get("val_map_initial")
     if not state and rank == 0 and config.epochs:
         val_map_initial = validate(
-            model, val_rows, actions, paths, preprocess, config.time_offset, config.val_batch_size
+            model, val_rows, label_map, paths, preprocess, config.time_offset, config.val_batch_size
         )
         say(f"untrained val frame-mAP {val_map_initial:.4f}")
     step = int(state.get("step", 0))
@@ -490,7 +485,7 @@ def train(
     val_map = None
     if rank == 0:
         val_map = validate(
-            model, val_rows, actions, paths, preprocess, config.time_offset, config.val_batch_size
+            model, val_rows, label_map, paths, preprocess, config.time_offset, config.val_batch_size
         )
         say(f"trained val frame-mAP {val_map:.4f}")
     metrics = {

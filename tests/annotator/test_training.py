@@ -40,12 +40,12 @@ def toy_base(synth: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small preset at a 64-pixel test scale with the synthetic label map."""
     import torch
 
-    from inference.checkpoints import read_label_map, save_checkpoint
+    from inference.checkpoints import read_labelmap, save_checkpoint
     from inference.models import build_model, preset
 
-    label_map = read_label_map(synth / "action_list.pbtxt")
+    label_map = read_labelmap(synth / "action_list.pbtxt")
     torch.manual_seed(0)
-    config = dataclasses.replace(preset("small"), crop_size=64, num_classes=len(label_map))
+    config = dataclasses.replace(preset("small"), crop_size=64, num_classes=len(label_map.actions))
     path = tmp_path_factory.mktemp("base") / "toy.pt"
     save_checkpoint(path, build_model(config), label_map=label_map)
     return path

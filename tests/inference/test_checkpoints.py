@@ -10,6 +10,7 @@ import torch
 
 import inference
 from inference.__main__ import main
+from inference.ava import ActionLabel, LabelMap
 from inference.checkpoints import (
     PRETRAINED,
     convert_cli,
@@ -35,22 +36,26 @@ def test_save_then_load_model_gives_the_same_scores(tmp_path):
     checkpoint = load_checkpoint(path)
     assert checkpoint["metrics"] == {"mAP": 0.25}
     assert checkpoint["preprocess"] == {"short_side": 128, "mean": [0.45] * 3, "std": [0.225] * 3}
-    assert len(checkpoint["label_map"]) == 80
-    assert checkpoint["label_map"][0] == {
-        "id": 1,
-        "name": "bend/bow (at the waist)",
-        "type": "PERSON_MOVEMENT",
-    }
+    assert len(checkpoint["label_map"].actions) == 80
+    assert checkpoint["label_map"].actions[0] == ActionLabel(
+        1, "bend/bow (at the waist)", "PERSON_MOVEMENT"
+    )
     assert loaded.label_map == checkpoint["label_map"]
     # The file holds only plain types: it loads with weights_only and its config is a plain dict.
     raw = torch.load(path, weights_only=True)
     assert raw["config"]["nonlocal_blocks"] == [[], [], [], []]
+    assert raw["label_map"][0] == {
+        "id": 1,
+        "name": "bend/bow (at the waist)",
+        "type": "PERSON_MOVEMENT",
+    }
 
 
 def test_label_map_must_match_the_number_of_classes(tmp_path):
     model = build_model(preset("small"))
     with pytest.raises(ValueError, match="2 entries"):
-        save_checkpoint(tmp_path / "x.pt", model, label_map=[{"id": 1}, {"id": 2}])
+        labels = LabelMap((ActionLabel(1, "a"), ActionLabel(2, "b")))
+        save_checkpoint(tmp_path / "x.pt", model, label_map=labels)
 
 
 def test_a_file_that_is_not_our_checkpoint_is_refused(tmp_path):

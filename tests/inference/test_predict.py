@@ -183,7 +183,7 @@ def test_cli_writes_a_prediction_row_for_every_box_and_action(
     assert len(rows) == 2 * 2 * 80
     assert rows.videos == ("pool",)
     assert sorted(set(rows.timestamp.tolist())) == [902, 905]
-    label_ids = [label["id"] for label in ava_label_ids()]
+    label_ids = list(ava_label_ids())
     assert rows.action[:80].tolist() == label_ids
     model = load_model(str(checkpoint))
     expected = dict(
@@ -196,10 +196,10 @@ def test_cli_writes_a_prediction_row_for_every_box_and_action(
     assert summary["frames_decoded"] <= 1.05 * summary["frame_count"]
 
 
-def ava_label_ids() -> list[dict[str, int]]:
-    from inference.checkpoints import AVA_LABEL_MAP_PATH, read_label_map
+def ava_label_ids() -> tuple[int, ...]:
+    from inference.checkpoints import AVA_LABEL_MAP_PATH, read_labelmap
 
-    return read_label_map(AVA_LABEL_MAP_PATH)
+    return read_labelmap(AVA_LABEL_MAP_PATH).ids
 
 
 def test_cli_rejects_keyframes_outside_the_video(

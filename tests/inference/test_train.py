@@ -16,7 +16,8 @@ import torch
 
 from inference import ava, video
 from inference.__main__ import main
-from inference.checkpoints import load_checkpoint, read_label_map, save_checkpoint
+from inference.ava import LabelMap
+from inference.checkpoints import load_checkpoint, read_labelmap, save_checkpoint
 from inference.models import build_model, preset
 from inference.synth import generate_dataset
 from inference.train import LossNotFinite, TrainConfig, TrainProgress, start_model, train
@@ -38,9 +39,9 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def _base(path: Path, label_map: list[dict], **changes: object) -> Path:
+def _base(path: Path, label_map: LabelMap, **changes: object) -> Path:
     torch.manual_seed(0)
-    config = dataclasses.replace(TOY, num_classes=len(label_map), **changes)
+    config = dataclasses.replace(TOY, num_classes=len(label_map.actions), **changes)
     save_checkpoint(path, build_model(config), label_map=label_map)
     return path
 
@@ -72,8 +73,8 @@ def _paths(root: Path) -> dict[str, Path]:
     }
 
 
-def _labels(root: Path) -> list[dict]:
-    return read_label_map(root / "action_list.pbtxt")
+def _labels(root: Path) -> LabelMap:
+    return read_labelmap(root / "action_list.pbtxt")
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def test_cli_trains_and_beats_the_untrained_model_on_held_out_videos(
     assert "step/s" in captured.err or "s/step" in captured.err  # the progress bar
     checkpoint = load_checkpoint(out)
     assert checkpoint["metrics"]["val_map"] == summary["val_map"]
-    assert [a["id"] for a in checkpoint["label_map"]] == [a["id"] for a in _labels(toy)]
+    assert checkpoint["label_map"].ids == _labels(toy).ids
     assert "optimizer" not in checkpoint["training"]  # a finished model carries no SGD state
 
 
@@ -267,7 +268,7 @@ def test_a_base_with_another_label_map_gets_a_new_head_and_keeps_every_backbone_
     before = load_checkpoint(base)["state_dict"]
     labels = _labels(tiny)
     model, preprocess = start_model(str(base), labels, seed=1)
-    assert model.config.num_classes == len(labels) == 14
+    assert model.config.num_classes == len(labels.actions) == 14
     assert preprocess["short_side"] == 64
     after = {k: v.contiguous() for k, v in model.state_dict().items()}
     backbone = [k for k in before if not k.startswith(HEAD_PREFIX)]
@@ -279,7 +280,7 @@ def test_a_base_with_another_label_map_gets_a_new_head_and_keeps_every_backbone_
     train(**_paths(tiny), base=str(base), out=out, config=TrainConfig(epochs=0, batch_size=2))
     written = load_checkpoint(out)
     assert all(torch.equal(written["state_dict"][k], before[k]) for k in backbone)
-    assert [a["id"] for a in written["label_map"]] == [a["id"] for a in labels]
+    assert written["label_map"].ids == labels.ids
 
 
 def test_a_nan_loss_stops_training_naming_the_step(
