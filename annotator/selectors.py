@@ -72,12 +72,13 @@ def keyframe_list(
 
 
 def keyframe_get(*, keyframe_id: int) -> Keyframe:
-    """One keyframe with its boxes and their labels, in a fixed number of queries."""
+    """One keyframe with its video, boxes and their labels, in a fixed number of queries."""
     labels = Prefetch(
         "labels", queryset=BoxLabel.objects.select_related("action").order_by("action__action_id")
     )
     boxes = Prefetch("boxes", queryset=PersonBox.objects.order_by("id").prefetch_related(labels))
-    return get_object_or_404(Keyframe.objects.prefetch_related(boxes), pk=keyframe_id)
+    keyframes = Keyframe.objects.select_related("video").prefetch_related(boxes)
+    return get_object_or_404(keyframes, pk=keyframe_id)
 
 
 def labelmap_text(*, dataset: Dataset) -> str:
