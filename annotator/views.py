@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -352,24 +354,32 @@ def _assignment_post(request: HttpRequest) -> str:
     form = request.POST
     action = form.get("action", "")
     if action == "gold":
-        marked = keyframes_mark_gold(
-            user=request.user,
-            count=_int(form.get("count")) or 0,
-            video_id=_int(form.get("video")),
-            dataset_id=_int(form.get("dataset")),
+        return _keyframes_form_call(
+            request, keyframes_mark_gold, "marked gold", count=_int(form.get("count")) or 0
         )
-        return f"{len(marked)} keyframe{'s' if len(marked) != 1 else ''} marked gold."
-    changed = keyframes_assign(
-        user=request.user,
+    return _keyframes_form_call(
+        request,
+        keyframes_assign,
+        "assigned" if action == "assign" else "released",
         action=action,
         reviewer_id=_int(form.get("reviewer")),
-        video_id=_int(form.get("video")),
-        dataset_id=_int(form.get("dataset")),
         timestamp_from=_signed(form.get("timestamp_from")),
         timestamp_to=_signed(form.get("timestamp_to")),
         count=_int(form.get("count")),
     )
-    verb = "assigned" if action == "assign" else "released"
+
+
+def _keyframes_form_call(
+    request: HttpRequest, service: Callable[..., list[int]], verb: str, **arguments: Any
+) -> str:
+    """Call a keyframes service on the form's video or dataset; say how many keyframes it
+    changed."""
+    changed = service(
+        user=request.user,
+        video_id=_int(request.POST.get("video")),
+        dataset_id=_int(request.POST.get("dataset")),
+        **arguments,
+    )
     return f"{len(changed)} keyframe{'s' if len(changed) != 1 else ''} {verb}."
 
 
