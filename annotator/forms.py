@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from annotator.models import Dataset, Job, ModelVersion, Video
-from annotator.services import training
+from annotator.services import training, training_export
 
 PRESETS = ["small", "slowfast_r50_8x8_ava", "slow_r50_4x16_ava"]
 
@@ -57,6 +57,42 @@ class TrainForm(forms.Form):
         values = dict(self.cleaned_data)
         try:
             return training.training_start(dataset=self.dataset, user=user, **values)
+        except ApplicationError as error:
+            self.add_error(None, error.message)
+            raise
+
+
+class ExportTrainingForm(forms.Form):
+    """A training-bundle export of one dataset: the validation videos and the frames' size."""
+
+    val_videos = forms.MultipleChoiceField(
+        label="Validation videos", help_text="Whole videos that validate; the others train."
+    )
+    short_side = forms.IntegerField(
+        label="Frame short side (pixels)",
+        min_value=16,
+        max_value=4320,
+        initial=training_export.DEFAULT_SHORT_SIDE,
+    )
+
+    def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dataset = dataset
+        ids = Video.objects.filter(dataset=dataset).order_by("video_id")
+        field = self.fields["val_videos"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [
+            (video_id, video_id) for video_id in ids.values_list("video_id", flat=True)
+        ]
+
+    def start(self, user: Any) -> Job:
+        """Queue the export job; a refusal of the service becomes a form error."""
+        from annotator.errors import ApplicationError
+
+        try:
+            return training_export.training_export_start(
+                dataset=self.dataset, user=user, **self.cleaned_data
+            )
         except ApplicationError as error:
             self.add_error(None, error.message)
             raise

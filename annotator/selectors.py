@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from operator import itemgetter
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from annotator.errors import ApplicationError
@@ -19,10 +20,12 @@ from annotator.models import (
     BoxLabel,
     BoxScore,
     Dataset,
+    Job,
     Keyframe,
     ModelVersion,
     PersonBox,
     State,
+    Video,
 )
 
 KEYFRAME_ORDERINGS = [
@@ -69,12 +72,13 @@ def keyframe_list(
 
 
 def keyframe_get(*, keyframe_id: int) -> Keyframe:
-    """One keyframe with its boxes and their labels, in a fixed number of queries."""
+    """One keyframe with its video, boxes and their labels, in a fixed number of queries."""
     labels = Prefetch(
         "labels", queryset=BoxLabel.objects.select_related("action").order_by("action__action_id")
     )
     boxes = Prefetch("boxes", queryset=PersonBox.objects.order_by("id").prefetch_related(labels))
-    return get_object_or_404(Keyframe.objects.prefetch_related(boxes), pk=keyframe_id)
+    keyframes = Keyframe.objects.select_related("video").prefetch_related(boxes)
+    return get_object_or_404(keyframes, pk=keyframe_id)
 
 
 def labelmap_text(*, dataset: Dataset) -> str:
@@ -309,3 +313,83 @@ def model_version_previous_active(*, dataset: Dataset) -> ModelVersion | None:
         if before is not None and before != dataset.active_model_version_id:
             return ModelVersion.objects.filter(pk=before, dataset=dataset).first()
     return None
+
+
+# --- dataset pages ---------------------------------------------------------------------------
+
+DATASET_RECENT_JOBS = 10
+
+_REVIEWED = Q(keyframes__status=Keyframe.Status.REVIEWED)
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    """Every dataset with its video count, keyframes reviewed / total and active version."""
+    return (
+        Dataset.objects.select_related("active_model_version")
+        .annotate(
+            video_count=Count("videos", distinct=True),
+            keyframe_count=Count("videos__keyframes", distinct=True),
+            reviewed_count=Count(
+                "videos__keyframes",
+                filter=Q(videos__keyframes__status=Keyframe.Status.REVIEWED),
+                distinct=True,
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def dataset_overview(*, dataset: Dataset) -> dict[str, Any]:
+    """A dataset's page: its taxonomy by action type, its videos with keyframes reviewed / total,
+    and its newest jobs (a fixed number of queries whatever the number of videos)."""
+    by_type = (
+        Action.objects.filter(dataset=dataset)
+        .values_list("action_type")
+        .annotate(count=Count("id"), evaluated=Count("id", filter=Q(evaluated=True)))
+        .order_by("action_type")
+    )
+    rules = dataset.review_rules or {}
+    action_types = [
+        {
+            "type": action_type,
+            "count": count,
+            "evaluated": evaluated,
+            "rule": _rule_text(rules.get(action_type) or {}),
+        }
+        for action_type, count, evaluated in by_type
+    ]
+    videos = list(
+        Video.objects.filter(dataset=dataset)
+        .annotate(
+            total=Count("keyframes"),
+            reviewed=Count("keyframes", filter=_REVIEWED),
+        )
+        .order_by("video_id")
+        .only("pk", "dataset_id", "video_id", "status", "duration")
+    )
+    jobs = list(
+        Job.objects.filter(Q(dataset=dataset) | Q(video__dataset=dataset))
+        .select_related("video")
+        .order_by("-created_at", "-id")[:DATASET_RECENT_JOBS]
+    )
+    return {
+        "action_types": action_types,
+        "actions": sum(entry["count"] for entry in action_types),
+        "evaluated": sum(entry["evaluated"] for entry in action_types),
+        "videos": videos,
+        "keyframes": sum(video.total for video in videos),
+        "reviewed": sum(video.reviewed for video in videos),
+        "jobs": jobs,
+        "model_versions": list(
+            ModelVersion.objects.filter(dataset=dataset).order_by("-created_at", "-id")
+        ),
+    }
+
+
+def _rule_text(rule: dict[str, int]) -> str:
+    """A review rule per box in words: 'exactly 1', 'at most 3', 'at least 1', or ''."""
+    low, high = rule.get("min"), rule.get("max")
+    if low is not None and low == high:
+        return f"exactly {low}"
+    words = [f"at least {low}" if low else "", f"at most {high}" if high is not None else ""]
+    return ", ".join(word for word in words if word)

@@ -24,5 +24,12 @@ urlpatterns = [
         views.model_version_archive,
         name="model-version-archive",
     ),
+    path("datasets/", views.dataset_list, name="dataset-list"),
+    path("datasets/<int:dataset_id>/", views.dataset_detail, name="dataset-detail"),
+    path(
+        "datasets/<int:dataset_id>/export-training/",
+        views.dataset_export_training,
+        name="dataset-export-training",
+    ),
     path("datasets/<int:dataset_id>/train/", views.dataset_train, name="dataset-train"),
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from annotator import selectors, selectors_review
 from annotator.errors import ApplicationError
-from annotator.forms import TrainForm
+from annotator.forms import ExportTrainingForm, TrainForm
 from annotator.models import Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
 from annotator.roles import MANAGER, role_of
 from annotator.services import datasets, review, training
@@ -107,6 +109,72 @@ def _start_choices() -> dict[str, object]:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+
+@login_required
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    """Every dataset with its videos, review progress and active model version."""
+    if role_of(request.user) is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    return render(request, "annotator/datasets.html", {"datasets": selectors.dataset_list()})
+
+
+@login_required
+def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """A dataset's taxonomy, videos, active model and recent jobs; managers also get the forms
+    that export a training bundle or the AVA CSV and start training."""
+    role = role_of(request.user)
+    if role is None:
+        raise PermissionDenied("your account has no role (reviewer or manager)")
+    dataset = get_object_or_404(
+        Dataset.objects.select_related("active_model_version"), pk=dataset_id
+    )
+    return _dataset_page(request, dataset, manager=role == MANAGER)
+
+
+def _dataset_page(
+    request: HttpRequest,
+    dataset: Dataset,
+    *,
+    manager: bool,
+    export_form: ExportTrainingForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context: dict[str, object] = {
+        "dataset": dataset,
+        "overview": selectors.dataset_overview(dataset=dataset),
+        "manager": manager,
+    }
+    if manager:
+        context["export_form"] = export_form or ExportTrainingForm(
+            dataset=dataset, auto_id="export_%s"
+        )
+        # The training form posts to its own page, which shows any error beside its fields.
+        context["train_form"] = TrainForm(dataset=dataset, auto_id="train_%s")
+    return render(request, "annotator/dataset.html", context, status=status)
+
+
+@login_required
+@require_POST
+def dataset_export_training(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    """Queue a training-bundle export from the dataset page's form; its job page links the tar."""
+    if role_of(request.user) != MANAGER:
+        raise PermissionDenied("only managers export training bundles")
+    dataset = get_object_or_404(
+        Dataset.objects.select_related("active_model_version"), pk=dataset_id
+    )
+    form = ExportTrainingForm(request.POST, dataset=dataset, auto_id="export_%s")
+    if form.is_valid():
+        try:
+            job = form.start(request.user)
+        except ApplicationError:
+            pass  # the form shows the service's message
+        else:
+            return redirect("job-detail", job_id=job.pk)
+    return _dataset_page(request, dataset, manager=True, export_form=form, status=400)
 
 
 # --- models: lineage, training, promotion -----------------------------------------------------
@@ -286,24 +354,32 @@ def _assignment_post(request: HttpRequest) -> str:
     form = request.POST
     action = form.get("action", "")
     if action == "gold":
-        marked = keyframes_mark_gold(
-            user=request.user,
-            count=_int(form.get("count")) or 0,
-            video_id=_int(form.get("video")),
-            dataset_id=_int(form.get("dataset")),
+        return _keyframes_form_call(
+            request, keyframes_mark_gold, "marked gold", count=_int(form.get("count")) or 0
         )
-        return f"{len(marked)} keyframe{'s' if len(marked) != 1 else ''} marked gold."
-    changed = keyframes_assign(
-        user=request.user,
+    return _keyframes_form_call(
+        request,
+        keyframes_assign,
+        "assigned" if action == "assign" else "released",
         action=action,
         reviewer_id=_int(form.get("reviewer")),
-        video_id=_int(form.get("video")),
-        dataset_id=_int(form.get("dataset")),
         timestamp_from=_signed(form.get("timestamp_from")),
         timestamp_to=_signed(form.get("timestamp_to")),
         count=_int(form.get("count")),
     )
-    verb = "assigned" if action == "assign" else "released"
+
+
+def _keyframes_form_call(
+    request: HttpRequest, service: Callable[..., list[int]], verb: str, **arguments: Any
+) -> str:
+    """Call a keyframes service on the form's video or dataset; say how many keyframes it
+    changed."""
+    changed = service(
+        user=request.user,
+        video_id=_int(request.POST.get("video")),
+        dataset_id=_int(request.POST.get("dataset")),
+        **arguments,
+    )
     return f"{len(changed)} keyframe{'s' if len(changed) != 1 else ''} {verb}."
 
 

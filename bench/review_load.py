@@ -15,9 +15,7 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -27,15 +25,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.gunicorn_server import gunicorn_server  # noqa: E402
+
 WORK = ROOT / "var" / "bench" / "review_load"
 OWN_PER_CLIENT = 5
 SHARED = 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def setup(clients: int) -> dict:
@@ -217,36 +212,7 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     state = setup(args.clients)
-    port = free_port()
-    env = {**os.environ, "DJANGO_DEBUG": "false", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "webapp.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--timeout",
-            "120",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(WORK / "gunicorn.log").open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/login/", timeout=5)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+    with gunicorn_server(WORK) as base:
         alone, alone_elapsed = load(base, state, 1, min(10.0, args.seconds))
         reference = summary(alone, alone_elapsed)
         threads, elapsed = load(base, state, args.clients, args.seconds)
@@ -257,9 +223,6 @@ def main() -> None:
             **verify(threads),
             "reference_one_client": reference,
         }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(json.dumps(result))
     failures = []
     if any(code.startswith("5") for code in result["statuses"]):

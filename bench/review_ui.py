@@ -17,18 +17,17 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
 from playwright.sync_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.gunicorn_server import gunicorn_server  # noqa: E402
+
 WORK = ROOT / "var" / "bench" / "review_ui"
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "bench-reviewer-pw"
@@ -85,12 +84,6 @@ async ([count, click]) => {
   return times;
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def setup(keyframes: int) -> dict:
@@ -228,36 +221,15 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     state = setup(2 * args.keyframes + 2)
-    port = free_port()
-    env = {**os.environ, "DJANGO_DEBUG": "false", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "webapp.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "2", "--threads", "4", "--timeout", "120"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(WORK / "gunicorn.log").open("wb"),
-    )
-    base = f"http://127.0.0.1:{port}"
     from playwright.sync_api import sync_playwright
 
-    try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/login/", timeout=10)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.2)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-            prefetched = next_keyframe_times(browser, base, args.keyframes, False)
-            cold = next_keyframe_times(browser, base, args.keyframes, True)
-            toggles = toggle_times(browser, base, state["crowded"], args.toggles, click=True)
-            floor = toggle_times(browser, base, state["crowded"], args.toggles, click=False)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with gunicorn_server(WORK) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        prefetched = next_keyframe_times(browser, base, args.keyframes, False)
+        cold = next_keyframe_times(browser, base, args.keyframes, True)
+        toggles = toggle_times(browser, base, state["crowded"], args.toggles, click=True)
+        floor = toggle_times(browser, base, state["crowded"], args.toggles, click=False)
+        browser.close()
     result = {
         "next_keyframe_drawn_after_save": stats(prefetched),
         "reference_without_prefetch": stats(cold),

@@ -50,6 +50,9 @@ STAMP_FORMAT = 1
 SPLITS = ("train", "val")
 PROPOSALS = "ava_dense_proposals_{}.FAIR.recall_93.9.pkl"
 MAX_NOTES = 50  # notes on what was dropped kept in a summary
+# Where a bundle's predicted boxes and proposals come from: the detector's scored boxes, or, when
+# the bundle has none at all, the ground-truth boxes with score 1.0 (see `write_bundle`).
+DETECTOR_BOXES, GROUND_TRUTH_BOXES = "detector", "ground_truth"
 Progress = Callable[[float, str], None]
 
 
@@ -148,6 +151,7 @@ class BundleSummary:
     frames_written: int = 0
     frames_reused: int = 0
     dropped: list[str] = field(default_factory=list)  # what could not be expressed, and why
+    person_boxes: str = DETECTOR_BOXES  # where the predicted boxes and proposals come from
 
     def as_dict(self) -> dict[str, object]:
         """The summary as JSON-able data."""
@@ -159,6 +163,7 @@ class BundleSummary:
             "frames_reused": self.frames_reused,
             "dropped": self.dropped[:MAX_NOTES],
             "dropped_count": len(self.dropped),
+            "person_boxes": self.person_boxes,
         }
 
 
@@ -396,6 +401,8 @@ def _video_rows(
         elif not keyframe.boxes:
             summary.dropped.append(f"{where}: a reviewed keyframe without people")
         scored = keyframe.scored_boxes
+        if summary.person_boxes == GROUND_TRUTH_BOXES:
+            scored = tuple(ScoredBox(b.x1, b.y1, b.x2, b.y2, 1.0) for b in keyframe.boxes)
         if scored:
             files.predicted.extend(
                 f"{part.name},{second:04d},{_coords(box)},,{box.score:.6f}\n" for box in scored
@@ -427,6 +434,12 @@ def write_bundle(
     if spec.short_side < 1:
         raise ValueError(f"short side {spec.short_side}: must be positive")
     summary = BundleSummary()
+    # A dataset of human boxes only has no detections: PySlowFast would then test on no box at all
+    # and mmaction2 propose the whole frame, so the ground-truth boxes stand in (score 1.0, above
+    # both tools' 0.9 thresholds), as for AVA's "ground-truth boxes" evaluation. Never mixed: one
+    # detector box anywhere keeps the detector's boxes everywhere.
+    if not any(keyframe.scored_boxes for video in spec.videos for keyframe in video.keyframes):
+        summary.person_boxes = GROUND_TRUTH_BOXES
     known = set(spec.actions.ids)
     files = {split: _SplitFiles() for split in SPLITS}
     mapping: list[tuple[str, int, str, int]] = []
@@ -541,9 +554,11 @@ Annotations hold ground truth on reviewed keyframes only, 8 columns (every box h
     MODEL:
       NUM_CLASSES: {max(spec.actions.ids, default=0)}  # the largest action id (labels are 1-based)
 
-Testing reads `ava_val_predicted_boxes.csv` (boxes with a detector score >= 0.9, as
+Testing reads `ava_val_predicted_boxes.csv` (boxes with a score >= 0.9, as
 `AVA.DETECTION_SCORE_THRESH`); on validation it uses only seconds divisible by 4 unless
 `AVA.FULL_TEST_ON_VAL: True`.
+
+{_person_boxes_text(summary)}
 
 ## mmaction2 (`AVADataset`)
 
@@ -559,5 +574,18 @@ Testing reads `ava_val_predicted_boxes.csv` (boxes with a detector score >= 0.9,
     # dataset: type='AVADataset', data_prefix=dict(img=data_root), timestamp_start=900,
     #          num_classes={max(spec.actions.ids, default=0) + 1}  (the largest action id + 1)
 
-Keyframes without a detector-scored box have no proposals.
 """
+
+
+def _person_boxes_text(summary: BundleSummary) -> str:
+    if summary.person_boxes == GROUND_TRUTH_BOXES:
+        return (
+            "Person boxes: the dataset has no detector boxes, so `ava_val_predicted_boxes.csv`\n"
+            "and the proposal files hold the ground-truth boxes with score 1.0 (testing then\n"
+            "scores the actions on the true people, AVA's ground-truth-box setting)."
+        )
+    return (
+        "Person boxes: `ava_val_predicted_boxes.csv` and the proposal files hold the detector's\n"
+        "boxes with their scores; keyframes without one have no proposals (mmaction2 then\n"
+        "proposes the whole frame)."
+    )

@@ -58,3 +58,22 @@ class BoxLabelFactory(factory.django.DjangoModelFactory):
     action = factory.SubFactory(ActionFactory)
     source = "human"
     state = "accepted"
+
+
+def labelled_dataset(
+    name: str = "clips", video_ids: tuple[str, ...] = ("clip-a", "clip-b")
+) -> Dataset:
+    """A dataset with action 1 "walk" and ready videos (media paths that need not exist), each
+    with one reviewed keyframe (second 1) holding a human box labelled "walk"."""
+    dataset = Dataset.objects.create(name=name)
+    walk = Action.objects.create(dataset=dataset, action_id=1, name="walk")
+    for video_id in video_ids:
+        video = Video.objects.create(
+            dataset=dataset, video_id=video_id, status="ready", file=f"videos/{video_id}.mp4"
+        )
+        keyframe = Keyframe.objects.create(video=video, timestamp=1, status="reviewed")
+        box = PersonBox.objects.create(
+            keyframe=keyframe, x1=0.1, y1=0.1, x2=0.5, y2=0.9, source="human", person_id=0
+        )
+        BoxLabel.objects.create(box=box, action=walk, source="human")
+    return dataset

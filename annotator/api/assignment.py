@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,6 +16,20 @@ from annotator.services.assignment import ASSIGNMENT_ACTIONS, keyframes_assign
 from annotator.services.gold import keyframes_mark_gold
 
 ID = {"min_value": 1, "max_value": 2**63 - 1}
+# Input fields that name a row, and the services' keyword arguments for them.
+ID_ARGUMENTS = {"reviewer": "reviewer_id", "video": "video_id", "dataset": "dataset_id"}
+
+
+def _keyframes_post(
+    request: Request,
+    input_class: type[serializers.Serializer],
+    service: Callable[..., list[int]],
+) -> Response:
+    """Validate the body, call the keyframes service with it, answer the keyframes it changed."""
+    data = input_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    arguments = {ID_ARGUMENTS.get(name, name): value for name, value in data.validated_data.items()}
+    return Response({"keyframes": service(user=request.user, **arguments)})
 
 
 class AssignmentSummaryOutput(serializers.Serializer):
@@ -60,20 +76,7 @@ class AssignmentsApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = self.AssignmentInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        ids = keyframes_assign(
-            user=request.user,
-            action=fields["action"],
-            reviewer_id=fields.get("reviewer"),
-            video_id=fields.get("video"),
-            dataset_id=fields.get("dataset"),
-            timestamp_from=fields.get("timestamp_from"),
-            timestamp_to=fields.get("timestamp_to"),
-            count=fields.get("count"),
-        )
-        return Response({"keyframes": ids})
+        return _keyframes_post(request, self.AssignmentInput, keyframes_assign)
 
 
 class GoldSampleApi(APIView):
@@ -98,14 +101,4 @@ class GoldSampleApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        data = self.GoldSampleInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        ids = keyframes_mark_gold(
-            user=request.user,
-            count=fields["count"],
-            video_id=fields.get("video"),
-            dataset_id=fields.get("dataset"),
-            seed=fields.get("seed"),
-        )
-        return Response({"keyframes": ids})
+        return _keyframes_post(request, self.GoldSampleInput, keyframes_mark_gold)

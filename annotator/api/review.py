@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from annotator import selectors, selectors_review
 from annotator.api.permissions import HasRole
-from annotator.api.serializers import KeyframeOutput
+from annotator.api.serializers import KeyframeMediaOutput, KeyframeOutput
 from annotator.models import Keyframe
 from annotator.services import review
 
@@ -177,7 +177,7 @@ class KeyframeReviewOutput(serializers.Serializer):
             "review_rules": serializers.JSONField(),
         },
     )
-    media = serializers.JSONField(
+    media = KeyframeMediaOutput(
         allow_null=True,
         help_text="URLs of the keyframe image, the model frames' sprite and the context clip, "
         "with frame facts; null until the video is ingested.",

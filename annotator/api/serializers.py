@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator.models import (
@@ -97,11 +100,46 @@ class KeyframeOutput(serializers.ModelSerializer):
         ]
 
 
+class KeyframeModelFramesOutput(serializers.Serializer):
+    sprite = serializers.CharField(help_text="URL of the sprite of the frames the model saw")
+    tile = serializers.ListField(child=serializers.IntegerField(), help_text="[width, height]")
+    columns = serializers.IntegerField()
+    frame_indices = serializers.ListField(child=serializers.IntegerField())
+    slow_positions = serializers.ListField(child=serializers.IntegerField())
+    keyframe_position = serializers.IntegerField()
+
+
+class KeyframeContextOutput(serializers.Serializer):
+    clip = serializers.CharField(help_text="URL of the context clip around the keyframe")
+    first_frame = serializers.IntegerField()
+    frames = serializers.IntegerField()
+    keyframe_offset = serializers.FloatField(help_text="seconds from the clip's start")
+
+
+class KeyframeMediaOutput(serializers.Serializer):
+    """A keyframe's derived media: the image, the model frames' sprite and the context clip."""
+
+    image = serializers.CharField(help_text="URL of the keyframe image")
+    frame = serializers.IntegerField(help_text="index of the video frame shown")
+    model_frames = KeyframeModelFramesOutput()
+    context = KeyframeContextOutput(allow_null=True)
+
+
 class KeyframeDetailOutput(KeyframeOutput):
     boxes = PersonBoxOutput(many=True)
+    media = serializers.SerializerMethodField(
+        help_text="URLs of the keyframe image, the model frames' sprite and the context clip, "
+        "with frame facts; null until the video is ingested."
+    )
 
     class Meta(KeyframeOutput.Meta):
-        fields = [*KeyframeOutput.Meta.fields, "boxes"]
+        fields = [*KeyframeOutput.Meta.fields, "boxes", "media"]
+
+    @extend_schema_field(KeyframeMediaOutput(allow_null=True))
+    def get_media(self, keyframe: Keyframe) -> dict[str, Any] | None:
+        from annotator.services.ingest import keyframe_media
+
+        return keyframe_media(keyframe=keyframe)
 
 
 class JobOutput(serializers.ModelSerializer):

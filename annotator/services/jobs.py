@@ -30,7 +30,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from annotator.errors import ApplicationError, ConflictError
-from annotator.models import Job
+from annotator.models import Dataset, Job
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,18 @@ def job_create(
             job.upload.save(f"job-{job.pk}-{os.path.basename(upload.name)}", upload, save=True)
         job_enqueue(job)
     return job
+
+
+def job_refuse_if_active(*, dataset: Dataset, job_type: str, noun: str) -> None:
+    """Lock the dataset's row and refuse (409, naming the job) while it has an active job of
+    `job_type`: one at a time per dataset. Call inside the transaction that creates the job."""
+    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
+    running = Job.objects.filter(dataset=dataset, job_type=job_type, status__in=Job.ACTIVE).first()
+    if running is not None:
+        raise ConflictError(
+            f"dataset {dataset.name!r} already has {noun} job {running.pk} ({running.status})",
+            extra={"job": running.pk},
+        )
 
 
 def job_claim(*, job_id: int, worker: str) -> bool:

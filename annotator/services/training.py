@@ -39,7 +39,7 @@ from annotator.models import (
     Video,
 )
 from annotator.services.evaluation import evaluation_start
-from annotator.services.jobs import JobCancelled, JobContext, job_create
+from annotator.services.jobs import JobCancelled, JobContext, job_create, job_refuse_if_active
 
 if TYPE_CHECKING:
     from inference.train import TrainProgress
@@ -150,16 +150,7 @@ def training_start(
         "time_offset": offsets.pop(),
     }
     with transaction.atomic():
-        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
-        running = Job.objects.filter(
-            dataset=dataset, job_type=Job.Type.TRAIN, status__in=Job.ACTIVE
-        ).first()
-        if running is not None:
-            raise ConflictError(
-                f"dataset {dataset.name!r} already has training job {running.pk} "
-                f"({running.status})",
-                extra={"job": running.pk},
-            )
+        job_refuse_if_active(dataset=dataset, job_type=Job.Type.TRAIN, noun="training")
         name = name or f"{dataset.name}-trained-{timezone.now():%Y%m%d-%H%M%S}"
         if ModelVersion.objects.filter(dataset=dataset, name=name).exists():
             raise ApplicationError(f"dataset {dataset.name!r} has a model version named {name!r}")

@@ -34,7 +34,7 @@ from annotator.models import (
     ground_truth_q,
 )
 from annotator.services.evaluation import EvaluationSet, snapshot_sha256
-from annotator.services.jobs import JobContext, Progress, job_create
+from annotator.services.jobs import JobContext, Progress, job_create, job_refuse_if_active
 
 if TYPE_CHECKING:
     from inference.bundle import BundleSpec, BundleVideo
@@ -227,16 +227,9 @@ def training_export_start(
     videos = _videos_by_id(dataset, val_videos)
     params = {"val_videos": [video.video_id for video in videos], "short_side": short_side}
     with transaction.atomic():
-        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
-        running = Job.objects.filter(
-            dataset=dataset, job_type=Job.Type.EXPORT_TRAINING, status__in=Job.ACTIVE
-        ).first()
-        if running is not None:
-            raise ConflictError(
-                f"dataset {dataset.name!r} already has training export job {running.pk} "
-                f"({running.status})",
-                extra={"job": running.pk},
-            )
+        job_refuse_if_active(
+            dataset=dataset, job_type=Job.Type.EXPORT_TRAINING, noun="training export"
+        )
         return job_create(
             job_type=Job.Type.EXPORT_TRAINING, params=params, user=user, dataset=dataset
         )

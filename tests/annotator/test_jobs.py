@@ -8,8 +8,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from annotator.errors import ConflictError
 from annotator.models import Job
-from annotator.services.jobs import job_cancel, job_claim, job_create, jobs_sweep
+from annotator.services.jobs import (
+    job_cancel,
+    job_claim,
+    job_create,
+    job_refuse_if_active,
+    jobs_sweep,
+)
+from tests.factories import DatasetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +152,20 @@ def test_a_train_job_is_queued_for_its_task_or_failed_saying_it_is_missing(
     else:
         assert stored.status == Job.Status.FAILED and sent == []
         assert "no task 'annotator.tasks.train_model_task' is installed" in stored.message
+
+
+@pytest.mark.parametrize("status", ["queued", "running", "waiting"])
+def test_one_active_job_of_a_type_per_dataset(status: str) -> None:
+    dataset, other = DatasetFactory(name="clips"), DatasetFactory()
+    running = Job.objects.create(job_type="train", status=status, dataset=dataset)
+    with pytest.raises(ConflictError) as refused:
+        job_refuse_if_active(dataset=dataset, job_type="train", noun="training")
+    assert refused.value.message == (
+        f"dataset 'clips' already has training job {running.pk} ({status})"
+    )
+    assert refused.value.extra == {"job": running.pk}
+    # Another type, another dataset, or a finished job: no refusal.
+    job_refuse_if_active(dataset=dataset, job_type="export_training", noun="training export")
+    job_refuse_if_active(dataset=other, job_type="train", noun="training")
+    Job.objects.filter(pk=running.pk).update(status="succeeded")
+    job_refuse_if_active(dataset=dataset, job_type="train", noun="training")

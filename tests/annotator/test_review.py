@@ -279,3 +279,20 @@ def test_home_shows_the_queue_and_progress_in_fixed_queries(
     assert row["pending"] == 1
     assert [video.pending for video in row["videos"]][:2] == [0, 1]
     assert b"Start reviewing" in response.content
+
+
+def test_the_keyframe_resource_carries_the_media_urls_of_the_review_resource(
+    reviewer_client, video, media_root, keyframes
+):  # type: ignore[no-untyped-def]
+    keyframe = Keyframe.objects.get(video=video, timestamp=2)
+    resource = reviewer_client.get(f"/api/v1/keyframes/{keyframe.pk}/")
+    assert resource.status_code == 200
+    media = resource.json()["media"]
+    review = reviewer_client.get(f"/api/v1/keyframes/{keyframe.pk}/review/").json()
+    assert media == review["media"]
+    assert media["frame"] == 60 and media["context"]["keyframe_offset"] == pytest.approx(1.5)
+    for url in (media["image"], media["model_frames"]["sprite"], media["context"]["clip"]):
+        assert url.startswith(f"/media/derived/video-{video.pk}/")
+        assert (media_root / url.removeprefix("/media/")).is_file()
+    # A keyframe of a video not ingested yet has no media.
+    assert reviewer_client.get(f"/api/v1/keyframes/{keyframes[0].pk}/").json()["media"] is None

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from annotator.models import (
-    Action,
-    AuditEvent,
-    BoxLabel,
-    Dataset,
-    Job,
-    Keyframe,
-    ModelVersion,
-    PersonBox,
-    Video,
-)
+from annotator.models import AuditEvent, Job, ModelVersion
+from tests.factories import labelled_dataset
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def dataset(media_root):  # type: ignore[no-untyped-def]
-    dataset = Dataset.objects.create(name="clips")
-    walk = Action.objects.create(dataset=dataset, action_id=1, name="walk")
-    for video_id in ("clip-a", "clip-b"):
-        video = Video.objects.create(
-            dataset=dataset, video_id=video_id, status="ready", file=f"videos/{video_id}.mp4"
-        )
-        keyframe = Keyframe.objects.create(video=video, timestamp=1, status="reviewed")
-        box = PersonBox.objects.create(
-            keyframe=keyframe, x1=0.1, y1=0.1, x2=0.5, y2=0.9, source="human", person_id=0
-        )
-        BoxLabel.objects.create(box=box, action=walk, source="human")
-    return dataset
+    return labelled_dataset()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
 from fractions import Fraction
@@ -319,6 +320,52 @@ def test_mmaction2_reads_annotations_proposals_and_frames(
     assert loader_labelmap(evaluated) == [(12, "stand"), (17, "carry/hold")]
     assert parse_labelmap(evaluated.read_text()).by_id()[12].type == "PERSON_MOVEMENT"
     assert "ab" * 32 in (tmp_path / "README.md").read_text()
+
+
+def test_human_boxes_only_become_the_predicted_boxes_and_proposals(
+    videos: dict[str, Path], tmp_path: Path
+) -> None:
+    spec = spec_of(videos)
+    without_detections = tuple(
+        dataclasses.replace(
+            video,
+            keyframes=tuple(
+                dataclasses.replace(keyframe, scored_boxes=()) for keyframe in video.keyframes
+            ),
+        )
+        for video in spec.videos
+    )
+    summary = write_bundle(
+        tmp_path, dataclasses.replace(spec, videos=without_detections), workers=0
+    )
+    assert summary.person_boxes == "ground_truth"
+    notes = tmp_path / "annotations"
+    # PySlowFast tests on exactly the ground-truth boxes of every not-excluded val keyframe.
+    predicted = pyslowfast_boxes(notes / "ava_val_predicted_boxes.csv", "val", is_gt=False)
+    truth = pyslowfast_boxes(notes / "ava_val_v2.2.csv", "val", is_gt=True)
+    assert {
+        (video, second): sorted(b[0] for b in boxes)
+        for video, seconds in predicted.items()
+        for second, boxes in seconds.items()
+    } == {
+        (video, second): sorted(b[0] for b in boxes)
+        for video, seconds in truth.items()
+        for second, boxes in seconds.items()
+    }
+    with (notes / "ava_dense_proposals_train.FAIR.recall_93.9.pkl").open("rb") as handle:
+        proposals = pickle.load(handle)
+    assert sorted(proposals) == ["walk,0903", "walk__p2,0902", "walk__p2,0904"]
+    np.testing.assert_allclose(
+        proposals["walk,0903"], [[0.1, 0.1, 0.4, 0.9, 1.0], [0.5, 0.1, 0.8, 0.9, 1.0]]
+    )
+    assert json.loads((tmp_path / "bundle.json").read_text())["person_boxes"] == "ground_truth"
+    assert "ground-truth boxes with score 1.0" in (tmp_path / "README.md").read_text()
+
+
+def test_one_detector_box_keeps_the_detector_boxes(videos: dict[str, Path], tmp_path: Path) -> None:
+    summary = write_bundle(tmp_path, spec_of(videos), workers=0)
+    assert summary.person_boxes == "detector"
+    assert json.loads((tmp_path / "bundle.json").read_text())["person_boxes"] == "detector"
 
 
 def test_boxes_without_a_person_id_get_new_unique_ones(
