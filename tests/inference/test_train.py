@@ -254,8 +254,17 @@ def test_two_gloo_processes_match_one_with_the_same_global_batch(
     two = load_checkpoint(tmp_path / "two.pt")
     start = load_checkpoint(base)["state_dict"]
     assert not torch.equal(one["state_dict"]["proj.weight"], start["proj.weight"])
+    # The two runs' updates agree up to the order of float sums (gloo's all-reduce adds the two
+    # halves of the batch; one process adds the whole batch): each tensor's update differs by a
+    # small fraction of its own size (under 1%; 0.2% was the largest seen, on the stem),
+    # whichever CPU runs it.
     for key, value in one["state_dict"].items():
-        torch.testing.assert_close(two["state_dict"][key], value, rtol=1e-4, atol=1e-5)
+        if not value.is_floating_point():
+            assert torch.equal(two["state_dict"][key], value), key
+            continue
+        update_one, update_two = value - start[key], two["state_dict"][key] - start[key]
+        gap = float((update_two - update_one).norm())
+        assert gap <= 1e-2 * float(update_one.norm()) + 1e-6, (key, gap, float(update_one.norm()))
     assert two["metrics"]["losses"] == pytest.approx(one["metrics"]["losses"], rel=1e-5)
 
 
