@@ -19,6 +19,8 @@ function show(job) {
     link.href = `${section.dataset.dashboard}?report=${reports[reports.length - 1]}`;
     link.parentElement.hidden = false;
   }
+  const bundle = document.getElementById("job-bundle-row");
+  if (bundle) bundle.hidden = job.status !== "succeeded"; // the tar is there once the job is done
   // Other modules of the page (the training curve) draw from the same poll.
   section.dispatchEvent(new CustomEvent("job", { detail: job }));
 }

@@ -44,7 +44,7 @@ def test_a_manager_exports_a_training_bundle_from_the_dataset_page(  # type: ign
     job = Job.objects.get(job_type="export_training")
     assert page.url.endswith(f"/jobs/{job.pk}/")
     until_true(page, "document.getElementById('job-status').textContent === 'succeeded'", 120_000)
-    page.reload()
+    page.locator("#job-bundle").wait_for(state="visible")  # shown by the poll, no reload
     download = f"/api/v1/datasets/{dataset.pk}/export-training/{job.pk}/"
     assert page.locator("#job-bundle").get_attribute("href") == download
     response = page.request.get(download)
