@@ -76,14 +76,10 @@ def _retrain(
     and open its page."""
     if "apply" in request.POST:
         form = TrainForm(request.POST, dataset=dataset)
-        if form.is_valid():
-            try:
-                job = form.start(request.user)
-            except ApplicationError:
-                pass  # the form shows the service's message
-            else:
-                model_admin.message_user(request, f"training job {job.pk} queued", messages.SUCCESS)
-                return redirect(reverse("job-detail", args=[job.pk]))
+        job = form.started(request.user)
+        if job is not None:
+            model_admin.message_user(request, f"training job {job.pk} queued", messages.SUCCESS)
+            return redirect(reverse("job-detail", args=[job.pk]))
     else:
         form = TrainForm(dataset=dataset, initial={"base_version": base} if base else None)
     return TemplateResponse(

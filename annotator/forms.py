@@ -12,7 +12,31 @@ from annotator.services import training, training_export
 PRESETS = ["small", "slowfast_r50_8x8_ava", "slow_r50_4x16_ava"]
 
 
-class TrainForm(forms.Form):
+class JobForm(forms.Form):
+    """A form that starts one job of `dataset` through its service (`_start`)."""
+
+    def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dataset = dataset
+
+    def _start(self, user: Any) -> Job:
+        raise NotImplementedError
+
+    def started(self, user: Any) -> Job | None:
+        """The job, when the form is valid and the service starts it; else None, with the
+        service's refusal (a conflict, a missing video) shown as a form error."""
+        from annotator.errors import ApplicationError
+
+        if not self.is_valid():
+            return None
+        try:
+            return self._start(user)
+        except ApplicationError as error:
+            self.add_error(None, error.message)
+            return None
+
+
+class TrainForm(JobForm):
     """A training run of one dataset: whole videos per split, a base and hyper-parameters."""
 
     train_videos = forms.MultipleChoiceField(help_text="Whole videos that train.")
@@ -34,8 +58,7 @@ class TrainForm(forms.Form):
     freeze_backbone = forms.BooleanField(required=False, help_text="Train the head only.")
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.dataset = dataset
+        super().__init__(*args, dataset=dataset, **kwargs)
         ids = Video.objects.filter(dataset=dataset, status=Video.Status.READY).order_by("video_id")
         choices = [(video_id, video_id) for video_id in ids.values_list("video_id", flat=True)]
         for name in ("train_videos", "val_videos"):
@@ -50,19 +73,11 @@ class TrainForm(forms.Form):
         if not self.is_bound and dataset.active_model_version_id is not None:
             base.initial = dataset.active_model_version_id
 
-    def start(self, user: Any) -> Job:
-        """Start the training job; a refusal of the service becomes a form error."""
-        from annotator.errors import ApplicationError
-
-        values = dict(self.cleaned_data)
-        try:
-            return training.training_start(dataset=self.dataset, user=user, **values)
-        except ApplicationError as error:
-            self.add_error(None, error.message)
-            raise
+    def _start(self, user: Any) -> Job:
+        return training.training_start(dataset=self.dataset, user=user, **self.cleaned_data)
 
 
-class ExportTrainingForm(forms.Form):
+class ExportTrainingForm(JobForm):
     """A training-bundle export of one dataset: the validation videos and the frames' size."""
 
     val_videos = forms.MultipleChoiceField(
@@ -76,8 +91,7 @@ class ExportTrainingForm(forms.Form):
     )
 
     def __init__(self, *args: Any, dataset: Dataset, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.dataset = dataset
+        super().__init__(*args, dataset=dataset, **kwargs)
         ids = Video.objects.filter(dataset=dataset).order_by("video_id")
         field = self.fields["val_videos"]
         assert isinstance(field, forms.MultipleChoiceField)
@@ -85,14 +99,7 @@ class ExportTrainingForm(forms.Form):
             (video_id, video_id) for video_id in ids.values_list("video_id", flat=True)
         ]
 
-    def start(self, user: Any) -> Job:
-        """Queue the export job; a refusal of the service becomes a form error."""
-        from annotator.errors import ApplicationError
-
-        try:
-            return training_export.training_export_start(
-                dataset=self.dataset, user=user, **self.cleaned_data
-            )
-        except ApplicationError as error:
-            self.add_error(None, error.message)
-            raise
+    def _start(self, user: Any) -> Job:
+        return training_export.training_export_start(
+            dataset=self.dataset, user=user, **self.cleaned_data
+        )

@@ -167,13 +167,9 @@ def dataset_export_training(request: HttpRequest, dataset_id: int) -> HttpRespon
         Dataset.objects.select_related("active_model_version"), pk=dataset_id
     )
     form = ExportTrainingForm(request.POST, dataset=dataset, auto_id="export_%s")
-    if form.is_valid():
-        try:
-            job = form.start(request.user)
-        except ApplicationError:
-            pass  # the form shows the service's message
-        else:
-            return redirect("job-detail", job_id=job.pk)
+    job = form.started(request.user)
+    if job is not None:
+        return redirect("job-detail", job_id=job.pk)
     return _dataset_page(request, dataset, manager=True, export_form=form, status=400)
 
 
@@ -248,13 +244,9 @@ def dataset_train(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     if request.method == "POST":
         form = TrainForm(request.POST, dataset=dataset)
-        if form.is_valid():
-            try:
-                job = form.start(request.user)
-            except ApplicationError:
-                pass  # the form shows the service's message
-            else:
-                return redirect("job-detail", job_id=job.pk)
+        job = form.started(request.user)
+        if job is not None:
+            return redirect("job-detail", job_id=job.pk)
     else:
         form = TrainForm(dataset=dataset)
     return render(request, "annotator/train.html", {"dataset": dataset, "form": form})
