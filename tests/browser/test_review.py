@@ -357,6 +357,7 @@ def test_each_model_frame_shown_is_the_frame_the_ingest_names(reviewer_page, vid
     media = keyframe_media(keyframe=target)
     frames = media["model_frames"]
     page = open_review(reviewer_page, f"/review/{target.pk}/")
+    page.wait_for_selector("#model-frame[data-position]")  # drawn once the sprite has loaded
     canvas = page.locator("#model-frame")
     assert int(canvas.get_attribute("data-position")) == frames["keyframe_position"]
     assert "keyframe" in page.locator("#model-frame-label").inner_text()
