@@ -23,6 +23,7 @@ from annotator.models import (
     Video,
     ground_truth_q,
 )
+from annotator.selectors_gold import gold_answer_boxes
 from annotator.services.annotations import keyframe_check_editable
 from annotator.services.ingest import keyframe_media
 from annotator.services.review import review_queue
@@ -212,7 +213,10 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
         },
         "dataset": {"id": dataset.pk, "name": dataset.name, "review_rules": dataset.review_rules},
         "media": keyframe_media(keyframe=keyframe),
-        "boxes": keyframe_boxes_for_review(keyframe),
+        # A gold keyframe is reviewed blind: the user's own answer, never the keyframe's boxes.
+        "boxes": gold_answer_boxes(keyframe_id=keyframe.pk, user=user)
+        if keyframe.gold
+        else keyframe_boxes_for_review(keyframe),
         "previous": previous_keyframe_annotations(keyframe=keyframe),
         "neighbours": {"previous": previous_id, "next": next_id},
         "tracks": keyframe_tracks(keyframe=keyframe, previous_id=previous_id, next_id=next_id),

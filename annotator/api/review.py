@@ -119,7 +119,7 @@ class KeyframeLeaseApi(APIView):
 
 
 class ReviewLabelOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True, help_text="null on a gold keyframe")
     action_id = serializers.IntegerField()
     source = serializers.CharField()
     state = serializers.CharField()

@@ -12,7 +12,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
-from annotator.models import AuditEvent, Keyframe
+from annotator.models import AuditEvent, GoldAnswer, Keyframe
 from annotator.services.annotations import keyframe_check_editable
 
 QUEUE_STATUSES = (Keyframe.Status.UNREVIEWED, Keyframe.Status.IN_PROGRESS)
@@ -42,7 +42,7 @@ def review_queue(
 ) -> QuerySet[Keyframe]:
     """The reviewer's queue: unreviewed, not excluded keyframes assigned to them, then those
     assigned to nobody, in video and time order (or least confident first), none leased to
-    someone else."""
+    someone else nor gold and answered by them already."""
     if order not in QUEUE_ORDERS:
         raise ApplicationError(f"field 'order' = {order!r}: must be one of {list(QUEUE_ORDERS)}")
     now = now or timezone.now()
@@ -56,6 +56,9 @@ def review_queue(
         queryset = queryset.filter(video__dataset_id=dataset_id)
     if video_id is not None:
         queryset = queryset.filter(video_id=video_id)
+    # A gold keyframe stays in the queue for every reviewer until they submit their own answer.
+    answered = GoldAnswer.objects.filter(reviewer=user, submitted_at__isnull=False)
+    queryset = queryset.exclude(pk__in=answered.values("keyframe_id"))
     mine_first = Case(
         When(assignee=user, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
