@@ -26,7 +26,7 @@ from annotator.models import (
 from annotator.selectors_gold import gold_answer_boxes
 from annotator.services.annotations import keyframe_check_editable
 from annotator.services.ingest import keyframe_media
-from annotator.services.review import review_queue
+from annotator.services.review import review_queue, review_queue_head
 
 MACHINE = (Source.MODEL, Source.DETECTOR)
 
@@ -238,7 +238,10 @@ def review_queue_peek(
     queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id, order=order)
     if skip is not None:
         queue = queue.exclude(pk=skip)
-    return {"count": queue.count(), "next": queue.values_list("pk", flat=True).first()}
+    head = review_queue_head(
+        user=user, dataset_id=dataset_id, video_id=video_id, skip=skip, order=order
+    )
+    return {"count": queue.count(), "next": head}
 
 
 def home_progress(*, user: AbstractBaseUser) -> dict[str, Any]:

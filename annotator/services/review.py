@@ -68,6 +68,44 @@ def review_queue(
     return queryset.order_by("queue_rank", "video_id", "timestamp", "id")
 
 
+def review_queue_head(
+    *,
+    user: AbstractBaseUser,
+    dataset_id: int | None = None,
+    video_id: int | None = None,
+    skip: int | None = None,
+    now: datetime | None = None,
+    order: str = "default",
+) -> int | None:
+    """The first keyframe of the reviewer's queue (review_queue's order), read without sorting
+    the whole queue (one ORDER BY over assigned and unassigned keyframes sorts every keyframe
+    still to review): first their assigned keyframes (few, sorted), then the unassigned ones,
+    in the uncertain order the scored before the unscored, each a query that walks an index
+    to its first row."""
+    queue = review_queue(
+        user=user, dataset_id=dataset_id, video_id=video_id, now=now, order=order
+    ).values_list("pk", flat=True)
+    if skip is not None:
+        queue = queue.exclude(pk=skip)
+    unassigned = queue.filter(assignee__isnull=True)
+    if order == "uncertain":
+        parts = [
+            queue.filter(assignee=user).order_by(F("uncertainty").desc(nulls_last=True), "id"),
+            unassigned.filter(uncertainty__isnull=False).order_by("-uncertainty", "id"),
+            unassigned.filter(uncertainty__isnull=True).order_by("id"),
+        ]
+    else:
+        parts = [
+            queue.filter(assignee=user).order_by("video_id", "timestamp", "id"),
+            unassigned.order_by("video_id", "timestamp", "id"),
+        ]
+    for part in parts:
+        head = part.first()
+        if head is not None:
+            return head
+    return None
+
+
 def keyframe_take(
     *,
     user: AbstractBaseUser,
@@ -84,12 +122,9 @@ def keyframe_take(
     """
     for _ in range(TAKE_ATTEMPTS):
         now = timezone.now()
-        queue = review_queue(
-            user=user, dataset_id=dataset_id, video_id=video_id, now=now, order=order
+        candidate = review_queue_head(
+            user=user, dataset_id=dataset_id, video_id=video_id, skip=skip, now=now, order=order
         )
-        if skip is not None:
-            queue = queue.exclude(pk=skip)
-        candidate = queue.values_list("pk", flat=True).first()
         if candidate is None:
             return None
         with transaction.atomic():
