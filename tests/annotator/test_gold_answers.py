@@ -352,3 +352,36 @@ def test_the_gold_page_approves_an_answer(client, manager, reviewer, gold_keyfra
     assert Keyframe.objects.get(pk=gold_keyframe.pk).status == "reviewed"
     client.force_login(reviewer)
     assert client.post(f"/gold/answers/{answer.pk}/approve/").status_code == 403
+
+
+def test_the_answers_list_reads_in_a_fixed_number_of_queries(  # type: ignore[no-untyped-def]
+    manager_client, ava_dataset
+):
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(answers: int) -> int:
+        GoldAnswer.objects.all().delete()
+        for index in range(answers):
+            user = get_user_model().objects.create_user(f"answerer-{answers}-{index}")
+            keyframe = KeyframeFactory(video=VideoFactory(dataset=ava_dataset), gold=True)
+            GoldAnswer.objects.create(keyframe=keyframe, reviewer=user, boxes=[])
+        with CaptureQueriesContext(connection) as captured:
+            response = manager_client.get(ANSWERS)
+        assert response.json()["count"] == answers
+        return len(captured)
+
+    assert queries(1) == queries(4)
+
+
+def test_user_strings_on_the_gold_page_are_escaped(client, manager, reviewer):  # type: ignore[no-untyped-def]
+    from annotator.models import Action, Dataset
+
+    dataset = Dataset.objects.create(name="custom", review_rules={})
+    Action.objects.create(dataset=dataset, action_id=1, name="<img src=x onerror=alert(1)>")
+    keyframe = KeyframeFactory(video=VideoFactory(dataset=dataset), gold=True)
+    put(client_of(reviewer), keyframe, [box((0.1, 0.1, 0.5, 0.9), 1)], "reviewed")
+    client.force_login(manager)
+    page = client.get("/gold/").content.decode()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page

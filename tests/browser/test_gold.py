@@ -1,4 +1,5 @@
-"""The gold and reviewers pages in Chromium: a manager approves a reviewer's answer on /gold/ with
+"""Gold keyframes in Chromium: two reviewers answer one blind on the review page, neither seeing
+the suggestion nor the other's answer; a manager approves a reviewer's answer on /gold/ with
 the keyboard, then sees the other reviewer's agreement with it on /reviewers/ and opens the
 keyframes behind it; no page breaks the Content-Security-Policy (screenshots for the README under
 var/screenshots/gold.png and reviewers.png)."""
@@ -10,7 +11,17 @@ import pytest
 from annotator.models import GoldAnswer, Keyframe
 from annotator.services.annotations import BoxInput, LabelInput, keyframe_annotations_save
 from tests.browser.test_csp import visit, watched
-from tests.browser.test_review import SCREENSHOTS
+from tests.browser.test_review import (  # noqa: F401
+    SCREENSHOTS,
+    STAGE,
+    drag,
+    keyframe,
+    open_review,
+    suggest,
+    video,
+    wait_saved,
+)
+from tests.conftest import wait_for
 from tests.factories import KeyframeFactory, VideoFactory
 
 pytestmark = pytest.mark.browser
@@ -90,3 +101,43 @@ def test_a_manager_approves_a_gold_answer_and_reads_the_figures(  # type: ignore
     assert listed.count() == 1 and listed.get_attribute("data-keyframe") == str(keyframe.pk)
     assert "1 / 2 / 1" in listed.inner_text()
     assert [error for error in errors if "Content Security Policy" in error] == []
+
+
+def test_two_reviewers_answer_a_gold_keyframe_blind_on_the_review_page(  # type: ignore[no-untyped-def]
+    login_page,
+    reviewer,
+    other_reviewer,
+    video,  # noqa: F811
+) -> None:
+    target = keyframe(video, 903)
+    target.gold = True
+    target.save()
+    suggest(target, {"stand": 0.9})  # pre-annotated before it was made gold
+    rob = open_review(login_page(reviewer), f"/review/{target.pk}/")
+    assert rob.locator("g.box").count() == 0
+    rob.locator(STAGE).focus()
+    rob.keyboard.press("d")
+    drag(rob, (0.2, 0.2), (0.6, 0.9))
+    rob.keyboard.press("/")
+    rob.keyboard.type("sit")
+    rob.keyboard.press("Enter")
+    rob.locator(STAGE).focus()
+    rob.keyboard.press("Control+s")
+    wait_saved(rob)
+    answer = GoldAnswer.objects.get(keyframe=target, reviewer=reviewer)
+    assert [box["labels"] for box in answer.boxes] == [[SIT]] and answer.submitted_at is None
+    # A second edit keeps the same answer box (its id), and marking reviewed submits it.
+    rob.keyboard.press("/")
+    rob.keyboard.type("talk to")
+    rob.keyboard.press("Enter")
+    rob.locator(STAGE).focus()
+    rob.keyboard.press("Control+Enter")
+    wait_for(lambda: GoldAnswer.objects.get(pk=answer.pk).submitted_at is not None, timeout=10)
+    answer.refresh_from_db()
+    assert [(box["id"], box["labels"]) for box in answer.boxes] == [(1, [SIT, TALK])]
+
+    rita = open_review(login_page(other_reviewer), f"/review/{target.pk}/")
+    assert rita.locator("g.box").count() == 0  # neither Rob's answer nor the suggestion
+    assert rita.locator("#suggestions").is_hidden()
+    target.refresh_from_db()
+    assert target.status == "unreviewed" and target.boxes.get().source == "detector"
