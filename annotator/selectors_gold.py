@@ -54,6 +54,14 @@ def gold_answer_boxes(*, keyframe_id: int, user: AbstractBaseUser) -> list[dict[
     ]
 
 
+def gold_answer_state(*, keyframe_id: int, user: AbstractBaseUser) -> str:
+    """Where the user's answer on a gold keyframe stands: `none`, `draft` or `submitted`."""
+    answer = GoldAnswer.objects.filter(keyframe_id=keyframe_id, reviewer=user).first()
+    if answer is None:
+        return "none"
+    return "submitted" if answer.submitted_at else "draft"
+
+
 def gold_answer_list(
     *,
     keyframe_id: int | None = None,

@@ -23,7 +23,7 @@ from annotator.models import (
     Video,
     ground_truth_q,
 )
-from annotator.selectors_gold import gold_answer_boxes
+from annotator.selectors_gold import gold_answer_boxes, gold_answer_state
 from annotator.services.annotations import keyframe_check_editable
 from annotator.services.ingest import keyframe_media
 from annotator.services.review import review_queue, review_queue_head
@@ -193,6 +193,9 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
             "status": keyframe.status,
             "version": keyframe.version,
             "gold": keyframe.gold,
+            "gold_answer": gold_answer_state(keyframe_id=keyframe.pk, user=user)
+            if keyframe.gold
+            else None,
             "excluded": keyframe.excluded,
             "flag_comment": keyframe.flag_comment,
             "assignee": keyframe.assignee.get_username() if keyframe.assignee else None,

@@ -149,6 +149,11 @@ class KeyframeReviewOutput(serializers.Serializer):
             "status": serializers.CharField(),
             "version": serializers.IntegerField(),
             "gold": serializers.BooleanField(),
+            "gold_answer": serializers.ChoiceField(
+                choices=["none", "draft", "submitted"],
+                allow_null=True,
+                help_text="on a gold keyframe, where the user's own blind answer stands",
+            ),
             "excluded": serializers.BooleanField(),
             "flag_comment": serializers.CharField(allow_blank=True),
             "assignee": serializers.CharField(allow_null=True),

@@ -80,6 +80,7 @@ def test_two_reviewers_answer_the_same_gold_keyframe_blind(  # type: ignore[no-u
     review = rob.get(f"/api/v1/keyframes/{gold_keyframe.pk}/review/").json()
     assert review["keyframe"]["gold"] and review["boxes"] == []  # no suggestion, no score
     assert review["tracks"] == {"previous": [], "next": []}
+    assert review["keyframe"]["gold_answer"] == "none"
 
     saved = put(rob, gold_keyframe, [box((0.1, 0.1, 0.5, 0.9), STAND, person_id=1)])
     assert saved.status_code == 200, saved.content
@@ -117,6 +118,12 @@ def test_two_reviewers_answer_the_same_gold_keyframe_blind(  # type: ignore[no-u
     assert [b["labels"] for b in answers[other_reviewer.pk].boxes] == [[SIT, WATCH]]
     assert answers[other_reviewer.pk].submitted_at is not None
     # Rob's view is still his own answer, and the keyframe is still to review.
+    assert (
+        rob.get(f"/api/v1/keyframes/{gold_keyframe.pk}/review/").json()["keyframe"]["gold_answer"]
+        == "draft"
+    )
+    theirs = rita.get(f"/api/v1/keyframes/{gold_keyframe.pk}/review/").json()["keyframe"]
+    assert theirs["gold_answer"] == "submitted"
     mine = rob.get(f"/api/v1/keyframes/{gold_keyframe.pk}/review/").json()["boxes"]
     assert [b["person_id"] for b in mine] == [1, 2]
     assert all(label["score"] is None for b in mine for label in b["labels"])

@@ -122,8 +122,10 @@ def test_two_reviewers_answer_a_gold_keyframe_blind_on_the_review_page(  # type:
     rob.keyboard.type("sit")
     rob.keyboard.press("Enter")
     rob.locator(STAGE).focus()
+    assert "your answer: none" in rob.locator("#keyframe-status").inner_text()
     rob.keyboard.press("Control+s")
     wait_saved(rob)
+    assert "your answer: draft" in rob.locator("#keyframe-status").inner_text()
     answer = GoldAnswer.objects.get(keyframe=target, reviewer=reviewer)
     assert [box["labels"] for box in answer.boxes] == [[SIT]] and answer.submitted_at is None
     # A second edit keeps the same answer box (its id), and marking reviewed submits it.
