@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from annotator import selectors
+from annotator.errors import ApplicationError
 from annotator.models import AuditEvent, BoxLabel, GoldAnswer, Keyframe, PersonBox
 from annotator.services.review import keyframe_take, review_queue
 from tests.factories import KeyframeFactory, VideoFactory
@@ -182,25 +183,40 @@ def test_a_manager_approves_the_first_gold_answer_as_ground_truth(  # type: igno
 def test_only_approved_gold_answers_are_exported(  # type: ignore[no-untyped-def]
     manager_client, reviewer, gold_keyframe, ava_dataset
 ):
+    from annotator.services.training_export import training_bundle_spec
+
     rob = client_of(reviewer)
     put(rob, gold_keyframe, [box((0.1, 0.1, 0.5, 0.9), STAND, person_id=1)], "reviewed")
     video = gold_keyframe.video
+    # The training bundle needs a validation video with a reviewed keyframe, and media files.
+    held_out = VideoFactory(dataset=ava_dataset, video_id="held-out", file="videos/held-out.mp4")
+    KeyframeFactory(video=held_out, status="reviewed")
+    video.file = "videos/gold.mp4"
+    video.save()
 
-    def exported() -> tuple[str, str]:
+    def bundled() -> list[tuple[int, int]]:
+        spec, _ = training_bundle_spec(dataset=ava_dataset, val_videos=["held-out"])
+        (train,) = (item for item in spec.videos if item.split == "train")
+        return [(keyframe.timestamp, len(keyframe.boxes)) for keyframe in train.keyframes]
+
+    def exported() -> tuple[list[str], list[str]]:
+        """The gold video's rows in the AVA export and in a training snapshot."""
         response = manager_client.get(f"/api/v1/datasets/{ava_dataset.pk}/export/")
         assert response.status_code == 200
-        csv = b"".join(response.streaming_content).decode()
+        csv = b"".join(response.streaming_content).decode().splitlines()
         training = "".join(
             selectors.ava_ground_truth_lines(dataset=ava_dataset, video_pks=[video.pk])
         )
-        return csv, training
+        return [row for row in csv if row.startswith(f"{video.video_id},")], training.splitlines()
 
-    assert exported() == ("", "")  # a reviewer's answer is not ground truth
+    assert exported() == ([], [])  # a reviewer's answer is not ground truth
+    with pytest.raises(ApplicationError, match="no train video"):  # nothing reviewed to train on
+        bundled()
     answer = GoldAnswer.objects.get()
     assert manager_client.post(f"{ANSWERS}{answer.pk}/approve/").status_code == 200
-    csv, training = exported()
     row = f"{video.video_id},{gold_keyframe.timestamp:04d},0.100,0.100,0.500,0.900,{STAND},1"
-    assert csv.splitlines() == [row] and training.splitlines() == [row]
+    assert exported() == ([row], [row])
+    assert bundled() == [(gold_keyframe.timestamp, 1)]
 
 
 def stored_box(box_id: int, coords: tuple[float, float, float, float], *labels: int) -> dict:  # type: ignore[type-arg]
