@@ -21,6 +21,7 @@ from inference.agreement import AgreementCounts, LabelledBox, hourly_rate, keyfr
 MACHINE = (Source.MODEL, Source.DETECTOR)
 SUGGESTION_STATES = (State.ACCEPTED, State.EDITED, State.REJECTED)
 FIGURES = ("reviewed", *SUGGESTION_STATES, "gold")
+FIGURE_KEYFRAMES_LIMIT = 500  # rows of a figure's keyframe list (the page says how many in all)
 
 
 def gold_answer_boxes(*, keyframe_id: int, user: AbstractBaseUser) -> list[dict[str, Any]]:
@@ -264,15 +265,19 @@ def reviewer_figures() -> list[dict[str, Any]]:
     return rows
 
 
-def reviewer_figure_keyframes(*, reviewer_id: int, figure: str) -> list[dict[str, Any]]:
-    """The keyframes behind one of a reviewer's figures, in video and time order: `reviewed`
-    (keyframes reviewed and gold answers submitted), `accepted` / `edited` / `rejected` (reviewed
-    keyframes with such a suggestion, and how many), `gold` (answers scored against a gold
-    answer, with their keyframe's figures)."""
+def reviewer_figure_keyframes(
+    *, reviewer_id: int, figure: str, limit: int = FIGURE_KEYFRAMES_LIMIT
+) -> dict[str, Any]:
+    """The keyframes behind one of a reviewer's figures, in video and time order (`rows`, the
+    first `limit`; `total`, how many in all): `reviewed` (keyframes reviewed and gold answers
+    submitted), `accepted` / `edited` / `rejected` (reviewed keyframes with such a suggestion,
+    and how many), `gold` (answers scored against a gold answer, with their keyframe's
+    figures)."""
     if figure not in FIGURES:
         raise ApplicationError(f"figure = {figure!r}: must be one of {list(FIGURES)}")
     if figure == "gold":
-        return [
+        scored = gold_agreement(reviewer_id=reviewer_id).get(reviewer_id, [])
+        rows = [
             {
                 "keyframe": item["answer"].keyframe,
                 "count": None,
@@ -283,15 +288,20 @@ def reviewer_figure_keyframes(*, reviewer_id: int, figure: str) -> list[dict[str
                     "matched_boxes": item["counts"].matched_boxes,
                 },
             }
-            for item in gold_agreement(reviewer_id=reviewer_id).get(reviewer_id, [])
+            for item in scored[:limit]
         ]
+        return {"rows": rows, "total": len(scored)}
     keyframes = Keyframe.objects.select_related("video").order_by("video_id", "timestamp", "id")
     if figure == "reviewed":
         reviewed = keyframes.filter(
             Q(status=Keyframe.Status.REVIEWED, gold=False, reviewed_by_id=reviewer_id)
             | Q(gold_answers__reviewer_id=reviewer_id, gold_answers__submitted_at__isnull=False)
         ).distinct()
-        return [{"keyframe": keyframe, "count": None, "agreement": None} for keyframe in reviewed]
+        rows = [
+            {"keyframe": keyframe, "count": None, "agreement": None}
+            for keyframe in reviewed[:limit]
+        ]
+        return {"rows": rows, "total": reviewed.count()}
     machine = Q(boxes__source__in=MACHINE, boxes__state=figure) | Q(
         boxes__labels__source__in=MACHINE, boxes__labels__state=figure
     )
@@ -300,23 +310,26 @@ def reviewer_figure_keyframes(*, reviewer_id: int, figure: str) -> list[dict[str
         .filter(machine)
         .distinct()
     )
+    page = list(with_figure[:limit])
+    shown = [keyframe.pk for keyframe in page]
     box_counts = dict(
-        PersonBox.objects.filter(keyframe__in=with_figure, source__in=MACHINE, state=figure)
+        PersonBox.objects.filter(keyframe__in=shown, source__in=MACHINE, state=figure)
         .values_list("keyframe")
         .annotate(count=Count("id"))
         .order_by()
     )
     label_counts = dict(
-        BoxLabel.objects.filter(box__keyframe__in=with_figure, source__in=MACHINE, state=figure)
+        BoxLabel.objects.filter(box__keyframe__in=shown, source__in=MACHINE, state=figure)
         .values_list("box__keyframe")
         .annotate(count=Count("id"))
         .order_by()
     )
-    return [
+    rows = [
         {
             "keyframe": keyframe,
             "count": box_counts.get(keyframe.pk, 0) + label_counts.get(keyframe.pk, 0),
             "agreement": None,
         }
-        for keyframe in with_figure
+        for keyframe in page
     ]
+    return {"rows": rows, "total": with_figure.count()}

@@ -447,13 +447,13 @@ def reviewer_keyframes(request: HttpRequest, reviewer_id: int, figure: str) -> H
     _managers_only(request)
     reviewer = get_object_or_404(get_user_model(), pk=reviewer_id)
     try:
-        rows = selectors_gold.reviewer_figure_keyframes(reviewer_id=reviewer.pk, figure=figure)
+        listing = selectors_gold.reviewer_figure_keyframes(reviewer_id=reviewer.pk, figure=figure)
     except ApplicationError as error:
         raise Http404(error.message) from None
     return render(
         request,
         "annotator/reviewer_keyframes.html",
-        {"reviewer": reviewer, "figure": figure, "rows": rows},
+        {"reviewer": reviewer, "figure": figure, **listing},
     )
 
 

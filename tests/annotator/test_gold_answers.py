@@ -13,6 +13,7 @@ from django.utils import timezone
 from annotator import selectors
 from annotator.errors import ApplicationError
 from annotator.models import AuditEvent, BoxLabel, GoldAnswer, Keyframe, PersonBox
+from annotator.selectors_gold import reviewer_figure_keyframes
 from annotator.services.review import keyframe_take, review_queue
 from tests.factories import KeyframeFactory, VideoFactory
 
@@ -356,6 +357,10 @@ def test_each_figure_links_the_keyframes_behind_it(  # type: ignore[no-untyped-d
     gold_page = page.get("/gold/").content.decode()
     assert f'id="keyframe-{gold.pk}"' in gold_page and "gold answer</span> approved" in gold_page
     assert page.get(f"/reviewers/{reviewer.pk}/nonsense/").status_code == 404
+    # A long list shows its first rows and says how many there are.
+    first_one = reviewer_figure_keyframes(reviewer_id=reviewer.pk, figure="reviewed", limit=1)
+    assert [row["keyframe"] for row in first_one["rows"]] == [first] and first_one["total"] == 3
+    assert ">3 keyframes.<" in page.get(links["reviewed"]).content.decode()
 
     someone = Client()
     someone.force_login(reviewer)
