@@ -134,7 +134,12 @@ class Keyframe(models.Model):
             models.UniqueConstraint(fields=["video", "timestamp"], name="keyframe_unique_time"),
         ]
         indexes = [
-            models.Index(fields=["status", "assignee"]),
+            # The queue's head in video and time order, per status and assignee (the take reads
+            # the reviewer's keyframes, then the unassigned ones, without sorting the queue).
+            models.Index(
+                fields=["status", "assignee", "video", "timestamp", "id"],
+                name="keyframe_video_queue",
+            ),
             models.Index(fields=["status", "-uncertainty", "id"], name="keyframe_uncertain_queue"),
         ]
 
