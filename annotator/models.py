@@ -134,7 +134,12 @@ class Keyframe(models.Model):
             models.UniqueConstraint(fields=["video", "timestamp"], name="keyframe_unique_time"),
         ]
         indexes = [
-            models.Index(fields=["status", "assignee"]),
+            # The queue's head in video and time order, per status and assignee (the take reads
+            # the reviewer's keyframes, then the unassigned ones, without sorting the queue).
+            models.Index(
+                fields=["status", "assignee", "video", "timestamp", "id"],
+                name="keyframe_video_queue",
+            ),
             models.Index(fields=["status", "-uncertainty", "id"], name="keyframe_uncertain_queue"),
         ]
 
@@ -260,6 +265,43 @@ class BoxLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id} on box {self.box_id}"
+
+
+class GoldAnswer(models.Model):
+    """One reviewer's blind answer on a gold keyframe, stored apart from the keyframe's boxes (so
+    several reviewers answer the same keyframe). The first answer a manager approves is the gold
+    answer: it is written to the keyframe as its ground truth (annotator.services.gold)."""
+
+    keyframe = models.ForeignKey(Keyframe, on_delete=models.CASCADE, related_name="gold_answers")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gold_answers"
+    )
+    # [{"id": 1, "person_id": 3, "x1": .., "y1": .., "x2": .., "y2": .., "labels": [action ids]}]
+    boxes = models.JSONField(default=list, blank=True)
+    # Set when the reviewer marks the keyframe reviewed; until then the answer is a draft.
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["keyframe", "reviewer"]
+        constraints = [
+            models.UniqueConstraint(fields=["keyframe", "reviewer"], name="goldanswer_unique"),
+            # At most one approved answer per keyframe: the gold answer.
+            models.UniqueConstraint(
+                fields=["keyframe"],
+                condition=Q(approved_at__isnull=False),
+                name="goldanswer_one_approved",
+            ),
+        ]
+        indexes = [models.Index(fields=["reviewer", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"answer of {self.reviewer_id} on {self.keyframe_id}"
 
 
 class ModelVersion(models.Model):

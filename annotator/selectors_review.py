@@ -23,9 +23,10 @@ from annotator.models import (
     Video,
     ground_truth_q,
 )
+from annotator.selectors_gold import gold_answer_boxes, gold_answer_state
 from annotator.services.annotations import keyframe_check_editable
 from annotator.services.ingest import keyframe_media
-from annotator.services.review import review_queue
+from annotator.services.review import review_queue, review_queue_head
 
 MACHINE = (Source.MODEL, Source.DETECTOR)
 
@@ -192,6 +193,9 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
             "status": keyframe.status,
             "version": keyframe.version,
             "gold": keyframe.gold,
+            "gold_answer": gold_answer_state(keyframe_id=keyframe.pk, user=user)
+            if keyframe.gold
+            else None,
             "excluded": keyframe.excluded,
             "flag_comment": keyframe.flag_comment,
             "assignee": keyframe.assignee.get_username() if keyframe.assignee else None,
@@ -212,7 +216,10 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
         },
         "dataset": {"id": dataset.pk, "name": dataset.name, "review_rules": dataset.review_rules},
         "media": keyframe_media(keyframe=keyframe),
-        "boxes": keyframe_boxes_for_review(keyframe),
+        # A gold keyframe is reviewed blind: the user's own answer, never the keyframe's boxes.
+        "boxes": gold_answer_boxes(keyframe_id=keyframe.pk, user=user)
+        if keyframe.gold
+        else keyframe_boxes_for_review(keyframe),
         "previous": previous_keyframe_annotations(keyframe=keyframe),
         "neighbours": {"previous": previous_id, "next": next_id},
         "tracks": keyframe_tracks(keyframe=keyframe, previous_id=previous_id, next_id=next_id),
@@ -234,7 +241,10 @@ def review_queue_peek(
     queue = review_queue(user=user, dataset_id=dataset_id, video_id=video_id, order=order)
     if skip is not None:
         queue = queue.exclude(pk=skip)
-    return {"count": queue.count(), "next": queue.values_list("pk", flat=True).first()}
+    head = review_queue_head(
+        user=user, dataset_id=dataset_id, video_id=video_id, skip=skip, order=order
+    )
+    return {"count": queue.count(), "next": head}
 
 
 def home_progress(*, user: AbstractBaseUser) -> dict[str, Any]:

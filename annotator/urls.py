@@ -11,6 +11,18 @@ urlpatterns = [
     path("review/", views.review_next, name="review-next"),
     path("review/<int:keyframe_id>/", views.review_keyframe, name="review-keyframe"),
     path("assignments/", views.assignments, name="assignments"),
+    path("gold/", views.gold_answers, name="gold-answers"),
+    path(
+        "gold/answers/<int:answer_id>/approve/",
+        views.gold_answer_approve_view,
+        name="gold-answer-approve",
+    ),
+    path("reviewers/", views.reviewer_figures, name="reviewer-figures"),
+    path(
+        "reviewers/<int:reviewer_id>/<str:figure>/",
+        views.reviewer_keyframes,
+        name="reviewer-keyframes",
+    ),
     path("settings/keys/", views.key_settings, name="key-settings"),
     path("evaluation/", views.evaluation_dashboard, name="evaluation-dashboard"),
     path("models/", views.model_versions, name="model-versions"),

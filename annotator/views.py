@@ -8,22 +8,31 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from annotator import selectors, selectors_review
+from annotator import selectors, selectors_gold, selectors_review
 from annotator.errors import ApplicationError
 from annotator.forms import ExportTrainingForm, TrainForm
-from annotator.models import Dataset, EvaluationReport, Job, Keyframe, ModelVersion, Video
+from annotator.models import (
+    Dataset,
+    EvaluationReport,
+    GoldAnswer,
+    Job,
+    Keyframe,
+    ModelVersion,
+    Video,
+)
 from annotator.roles import MANAGER, role_of
 from annotator.services import datasets, review, training
 from annotator.services.assignment import keyframes_assign
 from annotator.services.evaluation import SCORED_BOX_SOURCES
-from annotator.services.gold import keyframes_mark_gold
+from annotator.services.gold import gold_answer_approve, keyframes_mark_gold
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
@@ -379,6 +388,73 @@ def _signed(value: str | None) -> int | None:
     value = (value or "").strip()
     digits = value[1:] if value.startswith("-") else value
     return int(value) if digits.isdigit() and len(digits) <= 9 else None
+
+
+# --- gold answers and reviewer figures (managers) -----------------------------------------------
+
+
+def _managers_only(request: HttpRequest) -> None:
+    if role_of(request.user) != MANAGER:
+        raise PermissionDenied("only managers see reviewers' answers and figures")
+
+
+@login_required
+def gold_answers(request: HttpRequest) -> HttpResponse:
+    """Every gold keyframe with each reviewer's answer (`?reviewer=ID`: those they answered);
+    approving one makes it the keyframe's gold answer."""
+    _managers_only(request)
+    reviewer_id = _int(request.GET.get("reviewer"))
+    return render(
+        request,
+        "annotator/gold.html",
+        {
+            "rows": selectors_gold.gold_keyframes(reviewer_id=reviewer_id),
+            "reviewer": reviewer_id,
+        },
+    )
+
+
+@login_required
+@require_POST
+def gold_answer_approve_view(request: HttpRequest, answer_id: int) -> HttpResponse:
+    """Approve an answer from the gold page (the service of the REST endpoint); audited."""
+    _managers_only(request)
+    answer = get_object_or_404(GoldAnswer.objects.select_related("reviewer"), pk=answer_id)
+    try:
+        gold_answer_approve(answer_id=answer.pk, user=request.user)
+        messages.success(
+            request,
+            f"The answer of {answer.reviewer.get_username()} is the gold answer of keyframe "
+            f"{answer.keyframe_id}.",
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect(f"{reverse('gold-answers')}#keyframe-{answer.keyframe_id}")
+
+
+@login_required
+def reviewer_figures(request: HttpRequest) -> HttpResponse:
+    """Per reviewer: pace, suggestions accepted / edited / rejected, agreement with gold; each
+    figure links the keyframes behind it."""
+    _managers_only(request)
+    return render(request, "annotator/reviewers.html", {"rows": selectors_gold.reviewer_figures()})
+
+
+@login_required
+def reviewer_keyframes(request: HttpRequest, reviewer_id: int, figure: str) -> HttpResponse:
+    """The keyframes behind one of a reviewer's figures, each linked to its review page (gold
+    answers also to the gold page)."""
+    _managers_only(request)
+    reviewer = get_object_or_404(get_user_model(), pk=reviewer_id)
+    try:
+        listing = selectors_gold.reviewer_figure_keyframes(reviewer_id=reviewer.pk, figure=figure)
+    except ApplicationError as error:
+        raise Http404(error.message) from None
+    return render(
+        request,
+        "annotator/reviewer_keyframes.html",
+        {"reviewer": reviewer, "figure": figure, **listing},
+    )
 
 
 @login_required

@@ -1,6 +1,7 @@
 """A reviewer's answer on a keyframe against its gold answer: boxes matched greedily by IoU, box
 recall and precision, and label F1 per action type over the matched boxes. Counts add up over
-keyframes, so a reviewer's figures are those of the summed counts."""
+keyframes, so a reviewer's figures are those of the summed counts. Also a reviewer's pace:
+keyframes reviewed per hour of work."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import numpy as np
 from inference.boxes import Coords, iou
 
 MATCH_IOU = 0.5
+# A pause longer than this between two reviews is a break: neither work time nor a keyframe.
+IDLE_GAP_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,18 @@ def keyframe_agreement(
         counts.false_positives.update(action_types[a] for a in given - wanted)
         counts.false_negatives.update(action_types[a] for a in wanted - given)
     return counts
+
+
+def hourly_rate(times: Sequence[float], idle_gap: float = IDLE_GAP_SECONDS) -> float | None:
+    """Keyframes reviewed per hour of work from the times (seconds) reviews were finished: each
+    finish within `idle_gap` seconds of the previous one is a keyframe done in that gap; the
+    first finish of a session has no known start, so it counts neither. None without such gap."""
+    if idle_gap <= 0:
+        raise ValueError(f"idle_gap = {idle_gap}: must be positive")
+    ordered = sorted(times)
+    gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
+    worked = [gap for gap in gaps if gap <= idle_gap]
+    seconds = sum(worked)
+    if not worked or seconds <= 0:
+        return None
+    return len(worked) * 3600.0 / seconds

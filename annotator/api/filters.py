@@ -16,7 +16,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from annotator import selectors
-from annotator.models import Action, EvaluationReport, Job, Keyframe, ModelVersion, Video
+from annotator.models import (
+    Action,
+    EvaluationReport,
+    GoldAnswer,
+    Job,
+    Keyframe,
+    ModelVersion,
+    Video,
+)
 
 INT64 = 2**63
 
@@ -107,6 +115,18 @@ class EvaluationReportFilter(django_filters.FilterSet):
     class Meta:
         model = EvaluationReport
         fields = ["dataset", "model_version"]
+
+
+class GoldAnswerFilter(django_filters.FilterSet):
+    keyframe = IdFilter(field_name="keyframe_id")
+    reviewer = IdFilter(field_name="reviewer_id")
+    approved = django_filters.BooleanFilter(
+        field_name="approved_at", lookup_expr="isnull", exclude=True
+    )
+
+    class Meta:
+        model = GoldAnswer
+        fields = ["keyframe", "reviewer", "approved"]
 
 
 class AssigneeField(forms.CharField):

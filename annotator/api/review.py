@@ -119,7 +119,7 @@ class KeyframeLeaseApi(APIView):
 
 
 class ReviewLabelOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True, help_text="null on a gold keyframe")
     action_id = serializers.IntegerField()
     source = serializers.CharField()
     state = serializers.CharField()
@@ -149,6 +149,11 @@ class KeyframeReviewOutput(serializers.Serializer):
             "status": serializers.CharField(),
             "version": serializers.IntegerField(),
             "gold": serializers.BooleanField(),
+            "gold_answer": serializers.ChoiceField(
+                choices=["none", "draft", "submitted"],
+                allow_null=True,
+                help_text="on a gold keyframe, where the user's own blind answer stands",
+            ),
             "excluded": serializers.BooleanField(),
             "flag_comment": serializers.CharField(allow_blank=True),
             "assignee": serializers.CharField(allow_null=True),

@@ -56,6 +56,9 @@ class VideoOutput(serializers.ModelSerializer):
 
 
 class BoxLabelOutput(serializers.ModelSerializer):
+    id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="null on a gold keyframe (a blind answer)"
+    )
     action_id = serializers.IntegerField(source="action.action_id")
 
     class Meta:

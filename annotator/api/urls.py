@@ -3,6 +3,7 @@ from django.urls import path, register_converter
 from annotator.api import (
     assignment,
     evaluation,
+    gold,
     keys,
     preannotation,
     review,
@@ -79,6 +80,13 @@ urlpatterns = [
     path("review/queue/", review.ReviewQueueApi.as_view(), name="api-review-queue"),
     path("assignments/", assignment.AssignmentsApi.as_view(), name="api-assignments"),
     path("gold/", assignment.GoldSampleApi.as_view(), name="api-gold-sample"),
+    path("gold/answers/", gold.GoldAnswerListApi.as_view(), name="api-gold-answers"),
+    path(
+        "gold/answers/<id:answer_id>/approve/",
+        gold.GoldAnswerApproveApi.as_view(),
+        name="api-gold-answer-approve",
+    ),
+    path("reviewers/figures/", gold.ReviewerFiguresApi.as_view(), name="api-reviewer-figures"),
     path("me/keys/", keys.KeyBindingsApi.as_view(), name="api-my-keys"),
     path(
         "keyframes/<id:keyframe_id>/review/",

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator import selectors
+from annotator import selectors, selectors_gold
 from annotator.api.filters import (
     ActionFilter,
     EvaluationReportFilter,
@@ -324,6 +324,16 @@ class KeyframeListApi(generics.ListAPIView):
         return Keyframe.objects.all()
 
 
+def keyframe_detail(*, keyframe_id: int, user: Any) -> dict[str, Any]:
+    """A keyframe's REST resource; on a gold keyframe its boxes are the user's own blind answer
+    (no suggestion, no one else's answer)."""
+    keyframe = selectors.keyframe_get(keyframe_id=keyframe_id)
+    detail = KeyframeDetailOutput(keyframe).data
+    if keyframe.gold:
+        detail["boxes"] = selectors_gold.gold_answer_boxes(keyframe_id=keyframe_id, user=user)
+    return detail
+
+
 class KeyframeDetailApi(APIView):
     permission_classes = [HasRole]
 
@@ -334,7 +344,7 @@ class KeyframeDetailApi(APIView):
 
     @extend_schema(responses=KeyframeDetailOutput)
     def get(self, request: Request, keyframe_id: int) -> Response:
-        return Response(KeyframeDetailOutput(selectors.keyframe_get(keyframe_id=keyframe_id)).data)
+        return Response(keyframe_detail(keyframe_id=keyframe_id, user=request.user))
 
     @extend_schema(request=KeyframeDetailInput, responses=KeyframeDetailOutput)
     def patch(self, request: Request, keyframe_id: int) -> Response:
@@ -346,7 +356,7 @@ class KeyframeDetailApi(APIView):
         annotations.keyframe_update(
             keyframe_id=keyframe_id, user=request.user, **data.validated_data
         )
-        return Response(KeyframeDetailOutput(selectors.keyframe_get(keyframe_id=keyframe_id)).data)
+        return Response(keyframe_detail(keyframe_id=keyframe_id, user=request.user))
 
 
 class LabelInputSerializer(serializers.Serializer):
@@ -414,11 +424,11 @@ class KeyframeAnnotationsApi(APIView):
                 status=data.validated_data.get("status"),
             )
         except annotations.ConflictError as error:
-            current = KeyframeDetailOutput(selectors.keyframe_get(keyframe_id=keyframe_id)).data
+            current = keyframe_detail(keyframe_id=keyframe_id, user=request.user)
             return Response(
                 {"detail": error.message, "current": current}, status=status.HTTP_409_CONFLICT
             )
-        return Response(KeyframeDetailOutput(selectors.keyframe_get(keyframe_id=keyframe_id)).data)
+        return Response(keyframe_detail(keyframe_id=keyframe_id, user=request.user))
 
 
 # --- jobs, model versions, reports -----------------------------------------------------------

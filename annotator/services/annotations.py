@@ -16,6 +16,7 @@ from annotator.models import (
     Action,
     AuditEvent,
     BoxLabel,
+    GoldAnswer,
     Keyframe,
     PersonBox,
     Source,
@@ -63,25 +64,34 @@ def review_rules_check(*, keyframe: Keyframe, rules: dict[str, dict[str, int]]) 
     """Raise naming the box and the rule when a ground-truth box breaks the dataset's rules."""
     if not rules:
         return
-    problems = []
     boxes = keyframe.boxes.prefetch_related("labels__action").order_by("id")
-    for box in boxes:
-        if not is_ground_truth(box.source, box.state):
-            continue
-        counts = Counter(
-            label.action.action_type
-            for label in box.labels.all()
-            if is_ground_truth(label.source, label.state)
-        )
+    _rules_raise(
+        [
+            (
+                f"box {box.pk} (person {box.person_id})",
+                Counter(
+                    label.action.action_type
+                    for label in box.labels.all()
+                    if is_ground_truth(label.source, label.state)
+                ),
+            )
+            for box in boxes
+            if is_ground_truth(box.source, box.state)
+        ],
+        rules,
+    )
+
+
+def _rules_raise(boxes: list[tuple[str, Counter[str]]], rules: dict[str, dict[str, int]]) -> None:
+    """Raise naming each box (its name, its label count per action type) and rule it breaks."""
+    problems = []
+    for name, counts in boxes:
         for action_type, bounds in rules.items():
             count = counts.get(action_type, 0)
             low, high = bounds.get("min", 0), bounds.get("max")
             if count < low or (high is not None and count > high):
                 rule = f"{low}..{high}" if high is not None else f">= {low}"
-                problems.append(
-                    f"box {box.pk} (person {box.person_id}) has {count} {action_type} labels; "
-                    f"the rule is {rule}"
-                )
+                problems.append(f"{name} has {count} {action_type} labels; the rule is {rule}")
     if problems:
         raise ApplicationError("; ".join(problems), extra={"rule_violations": problems})
 
@@ -131,12 +141,21 @@ def keyframe_annotations_save(
     The request is the keyframe's complete annotation: a box or label it omits is deleted when a
     human made it and marked rejected when a machine suggested it (so the suggestion is not offered
     again). A machine box that is kept becomes accepted, or edited when its coordinates changed.
+    On a gold keyframe the boxes are the user's own answer instead (gold_answer_save): the
+    keyframe and everyone else's answers stay as they are.
     """
     for index, box in enumerate(boxes):
         _validate_box(box, index)
     with transaction.atomic():
         keyframe = Keyframe.objects.select_related("video__dataset").get(pk=keyframe_id)
         keyframe_check_editable(keyframe=keyframe, user=user)
+        if keyframe.gold:
+            if keyframe.version != version:
+                raise ConflictError(
+                    f"keyframe {keyframe_id} changed since version {version}; reload it"
+                )
+            gold_answer_save(keyframe=keyframe, boxes=boxes, user=user, status=status)
+            return keyframe
         updated = Keyframe.objects.filter(pk=keyframe_id, version=version).update(
             version=F("version") + 1
         )
@@ -144,6 +163,15 @@ def keyframe_annotations_save(
             raise ConflictError(
                 f"keyframe {keyframe_id} changed since version {version}; reload it"
             )
+        return keyframe_annotations_write(keyframe=keyframe, boxes=boxes, user=user, status=status)
+
+
+def keyframe_annotations_write(
+    *, keyframe: Keyframe, boxes: list[BoxInput], user: AbstractBaseUser, status: str | None
+) -> Keyframe:
+    """Write `boxes` as the keyframe's complete annotation (the rules of
+    keyframe_annotations_save), audited; the caller holds the transaction and the version."""
+    with transaction.atomic():
         dataset = keyframe.video.dataset
         actions = {action.action_id: action for action in Action.objects.filter(dataset=dataset)}
         existing = {box.pk: box for box in keyframe.boxes.prefetch_related("labels")}
@@ -312,6 +340,77 @@ def _labels_save(
             label_pk = label.pk
             label.delete()
             record("label.delete", "label", label_pk, before, None)
+
+
+def gold_answer_save(
+    *, keyframe: Keyframe, boxes: list[BoxInput], user: AbstractBaseUser, status: str | None
+) -> GoldAnswer:
+    """Store `boxes` as the user's blind answer on a gold keyframe (boxes and labels not
+    rejected), keeping its box ids; marking it reviewed checks the review rules and submits it.
+    Audited."""
+    actions = {
+        action.action_id: action.action_type
+        for action in Action.objects.filter(dataset_id=keyframe.video.dataset_id)
+    }
+    answer, _ = GoldAnswer.objects.select_for_update().get_or_create(
+        keyframe=keyframe, reviewer=user
+    )
+    before = {"boxes": answer.boxes, "submitted": answer.submitted_at is not None}
+    known = {box["id"] for box in answer.boxes}
+    next_id = max(known, default=0) + 1
+    answered: list[dict[str, Any]] = []
+    for index, box in enumerate(boxes):
+        if box.state == State.REJECTED:
+            continue
+        labels: list[int] = []
+        for label in box.labels:
+            if label.action_id not in actions:
+                raise ApplicationError(f"boxes[{index}]: unknown action id {label.action_id}")
+            if label.state != State.REJECTED and label.action_id not in labels:
+                labels.append(label.action_id)
+        if box.id in known:
+            box_id = box.id
+        else:
+            box_id, next_id = next_id, next_id + 1
+        answered.append(
+            {
+                "id": box_id,
+                "person_id": box.person_id,
+                "x1": box.x1,
+                "y1": box.y1,
+                "x2": box.x2,
+                "y2": box.y2,
+                "labels": sorted(labels),
+            }
+        )
+    answer.boxes = answered
+    if status == Keyframe.Status.REVIEWED:
+        rules = keyframe.video.dataset.review_rules
+        if rules:
+            _rules_raise(
+                [
+                    (
+                        f"box {box['id']} (person {box['person_id']})",
+                        Counter(actions[a] for a in box["labels"]),
+                    )
+                    for box in answered
+                ],
+                rules,
+            )
+        answer.submitted_at = timezone.now()
+    answer.save()
+    after = {"boxes": answer.boxes, "submitted": answer.submitted_at is not None}
+    if after != before:
+        AuditEvent.objects.create(
+            user=user,
+            verb="gold_answer.save",
+            keyframe=keyframe,
+            object_type="gold_answer",
+            object_id=answer.pk,
+            before=before,
+            after=after,
+        )
+    return answer
 
 
 def keyframe_update(

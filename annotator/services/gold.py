@@ -1,15 +1,21 @@
 """Gold keyframes: a manager marks a random sample of a video's or dataset's keyframes gold; the
-review page then shows them blind (no suggestions, no scores) and pre-annotation leaves them."""
+review page then shows them blind (no suggestions, no scores) and pre-annotation leaves them.
+Each reviewer's answer is stored apart (annotations.gold_answer_save); the first answer a manager
+approves is the gold answer, written to the keyframe as its ground truth."""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from annotator.errors import ApplicationError
-from annotator.models import AuditEvent, Keyframe
+from annotator.errors import ApplicationError, ConflictError
+from annotator.models import AuditEvent, GoldAnswer, Keyframe
+from annotator.services.annotations import BoxInput, LabelInput, keyframe_annotations_write
 from annotator.services.assignment import keyframes_selection
 
 
@@ -40,3 +46,55 @@ def keyframes_mark_gold(
             after={"keyframes": chosen, "video": video_id, "dataset": dataset_id, "seed": seed},
         )
     return chosen
+
+
+def gold_answer_approve(*, answer_id: int, user: AbstractBaseUser) -> GoldAnswer:
+    """Approve a submitted answer as its keyframe's gold answer (the first approval only): its
+    boxes and labels become the keyframe's human annotation and the keyframe is reviewed, its
+    version bumped. Audited."""
+    with transaction.atomic():
+        answer = GoldAnswer.objects.select_for_update().get(pk=answer_id)
+        keyframe = (
+            Keyframe.objects.select_for_update()
+            .select_related("video__dataset")
+            .get(pk=answer.keyframe_id)
+        )
+        if not keyframe.gold:
+            raise ApplicationError(f"keyframe {keyframe.pk} is not gold")
+        if answer.submitted_at is None:
+            raise ApplicationError(
+                f"answer {answer.pk} is a draft: its reviewer has not marked it reviewed"
+            )
+        approved = GoldAnswer.objects.filter(keyframe=keyframe, approved_at__isnull=False).first()
+        if approved is not None:
+            raise ConflictError(
+                f"keyframe {keyframe.pk} already has its gold answer (answer {approved.pk})"
+            )
+        answer.approved_by = user  # type: ignore[assignment]
+        answer.approved_at = timezone.now()
+        answer.save(update_fields=["approved_by", "approved_at", "updated_at"])
+        boxes = [
+            BoxInput(
+                x1=box["x1"],
+                y1=box["y1"],
+                x2=box["x2"],
+                y2=box["y2"],
+                person_id=box["person_id"],
+                labels=tuple(LabelInput(action_id=action_id) for action_id in box["labels"]),
+            )
+            for box in answer.boxes
+        ]
+        keyframe_annotations_write(
+            keyframe=keyframe, boxes=boxes, user=user, status=Keyframe.Status.REVIEWED
+        )
+        Keyframe.objects.filter(pk=keyframe.pk).update(version=F("version") + 1)
+        AuditEvent.objects.create(
+            user=user,
+            verb="gold_answer.approve",
+            keyframe=keyframe,
+            object_type="gold_answer",
+            object_id=answer.pk,
+            before=None,
+            after={"reviewer": answer.reviewer_id, "boxes": answer.boxes},
+        )
+    return answer

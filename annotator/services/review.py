@@ -12,7 +12,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from annotator.errors import ApplicationError, ConflictError
-from annotator.models import AuditEvent, Keyframe
+from annotator.models import AuditEvent, GoldAnswer, Keyframe
 from annotator.services.annotations import keyframe_check_editable
 
 QUEUE_STATUSES = (Keyframe.Status.UNREVIEWED, Keyframe.Status.IN_PROGRESS)
@@ -42,7 +42,7 @@ def review_queue(
 ) -> QuerySet[Keyframe]:
     """The reviewer's queue: unreviewed, not excluded keyframes assigned to them, then those
     assigned to nobody, in video and time order (or least confident first), none leased to
-    someone else."""
+    someone else nor gold and answered by them already."""
     if order not in QUEUE_ORDERS:
         raise ApplicationError(f"field 'order' = {order!r}: must be one of {list(QUEUE_ORDERS)}")
     now = now or timezone.now()
@@ -56,6 +56,9 @@ def review_queue(
         queryset = queryset.filter(video__dataset_id=dataset_id)
     if video_id is not None:
         queryset = queryset.filter(video_id=video_id)
+    # A gold keyframe stays in the queue for every reviewer until they submit their own answer.
+    answered = GoldAnswer.objects.filter(reviewer=user, submitted_at__isnull=False)
+    queryset = queryset.exclude(pk__in=answered.values("keyframe_id"))
     mine_first = Case(
         When(assignee=user, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
@@ -63,6 +66,44 @@ def review_queue(
     if order == "uncertain":
         return queryset.order_by("queue_rank", F("uncertainty").desc(nulls_last=True), "id")
     return queryset.order_by("queue_rank", "video_id", "timestamp", "id")
+
+
+def review_queue_head(
+    *,
+    user: AbstractBaseUser,
+    dataset_id: int | None = None,
+    video_id: int | None = None,
+    skip: int | None = None,
+    now: datetime | None = None,
+    order: str = "default",
+) -> int | None:
+    """The first keyframe of the reviewer's queue (review_queue's order), read without sorting
+    the whole queue (one ORDER BY over assigned and unassigned keyframes sorts every keyframe
+    still to review): first their assigned keyframes (few, sorted), then the unassigned ones,
+    in the uncertain order the scored before the unscored, each a query that walks an index
+    to its first row."""
+    queue = review_queue(
+        user=user, dataset_id=dataset_id, video_id=video_id, now=now, order=order
+    ).values_list("pk", flat=True)
+    if skip is not None:
+        queue = queue.exclude(pk=skip)
+    unassigned = queue.filter(assignee__isnull=True)
+    if order == "uncertain":
+        parts = [
+            queue.filter(assignee=user).order_by(F("uncertainty").desc(nulls_last=True), "id"),
+            unassigned.filter(uncertainty__isnull=False).order_by("-uncertainty", "id"),
+            unassigned.filter(uncertainty__isnull=True).order_by("id"),
+        ]
+    else:
+        parts = [
+            queue.filter(assignee=user).order_by("video_id", "timestamp", "id"),
+            unassigned.order_by("video_id", "timestamp", "id"),
+        ]
+    for part in parts:
+        head = part.first()
+        if head is not None:
+            return head
+    return None
 
 
 def keyframe_take(
@@ -81,12 +122,9 @@ def keyframe_take(
     """
     for _ in range(TAKE_ATTEMPTS):
         now = timezone.now()
-        queue = review_queue(
-            user=user, dataset_id=dataset_id, video_id=video_id, now=now, order=order
+        candidate = review_queue_head(
+            user=user, dataset_id=dataset_id, video_id=video_id, skip=skip, now=now, order=order
         )
-        if skip is not None:
-            queue = queue.exclude(pk=skip)
-        candidate = queue.values_list("pk", flat=True).first()
         if candidate is None:
             return None
         with transaction.atomic():

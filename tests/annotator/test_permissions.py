@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def objects(ava_dataset):  # type: ignore[no-untyped-def]
-    from annotator.models import EvaluationReport, Job, ModelVersion
+    from annotator.models import EvaluationReport, GoldAnswer, Job, ModelVersion
 
     video = VideoFactory(dataset=ava_dataset)
     keyframe = KeyframeFactory(video=video)
@@ -23,7 +23,12 @@ def objects(ava_dataset):  # type: ignore[no-untyped-def]
     report = EvaluationReport.objects.create(
         dataset=ava_dataset, model_version=model_version, box_source="detections", snapshot_hash="0"
     )
+    gold = KeyframeFactory(video=video, gold=True)
+    answer = GoldAnswer.objects.create(
+        keyframe=gold, reviewer=get_user_model().objects.create_user("answerer")
+    )
     return {
+        "answer": answer.pk,
         "dataset": ava_dataset.pk,
         "video": video.pk,
         "keyframe": keyframe.pk,
@@ -62,6 +67,9 @@ MATRIX = [
     ("get", "/api/v1/assignments/", False, True),
     ("post", "/api/v1/assignments/", False, True),
     ("post", "/api/v1/gold/", False, True),
+    ("get", "/api/v1/gold/answers/", False, True),
+    ("post", "/api/v1/gold/answers/{answer}/approve/", False, True),
+    ("get", "/api/v1/reviewers/figures/", False, True),
     ("get", "/api/v1/me/keys/", True, True),
     ("put", "/api/v1/me/keys/", True, True),
     ("delete", "/api/v1/me/keys/", True, True),
@@ -131,6 +139,7 @@ def test_the_matrix_covers_every_api_route() -> None:
         .replace("{job_id}", "{job}")
         .replace("{model_version_id}", "{model_version}")
         .replace("{report_id}", "{report}")
+        .replace("{answer_id}", "{answer}")
         for r in normalised
     }
     assert normalised - {"health/"} <= covered

@@ -45,6 +45,8 @@ def test_no_page_breaks_the_policy(manager_page) -> None:  # type: ignore[no-unt
         ("/", "main"),
         (f"/evaluation/?report={report.pk}&baseline={baseline.pk}", "#figure svg g.pair"),
         ("/assignments/", "#assign-form"),
+        ("/gold/", "main h1"),
+        ("/reviewers/", "#reviewer-figures"),
         ("/datasets/", "#datasets"),
         (f"/datasets/{report.dataset_id}/", "#export-training-form"),
         ("/settings/keys/", "#key-settings[data-ready='true']"),

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from inference.agreement import AgreementCounts, LabelledBox, keyframe_agreement, match_greedy
+from inference.agreement import (
+    AgreementCounts,
+    LabelledBox,
+    hourly_rate,
+    keyframe_agreement,
+    match_greedy,
+)
 
 STAND, SIT, TALK, WATCH, CARRY = 1, 2, 3, 4, 5
 TYPES = {
@@ -75,3 +81,15 @@ def test_matching_is_greedy_by_iou_and_one_to_one() -> None:
     }
     with pytest.raises(ValueError, match="action type"):
         keyframe_agreement([box(0, 0, 1, 1, 99)], [], TYPES)
+
+
+def test_hourly_rate_counts_the_keyframes_finished_within_the_idle_gap() -> None:
+    # Finishes at 0, 60 and 180 s: 2 keyframes in 180 s of work = 40 per hour. A break of an
+    # hour, then 30 s more for one keyframe: 3 in 210 s.
+    assert hourly_rate([60.0, 0.0, 180.0]) == pytest.approx(40.0)
+    assert hourly_rate([0.0, 60.0, 180.0, 3780.0, 3810.0]) == pytest.approx(3 * 3600 / 210)
+    assert hourly_rate([]) is None and hourly_rate([5.0]) is None
+    assert hourly_rate([0.0, 1200.0]) is None  # one break, no work measured
+    assert hourly_rate([0.0, 1200.0], idle_gap=1800.0) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="idle_gap"):
+        hourly_rate([0.0], idle_gap=0)

@@ -75,6 +75,9 @@ async function main(keyframeId, given = null) {
     $("read-only").hidden = false;
     root.classList.add("read-only");
   }
+  // A gold keyframe is answered blind: saves store the reviewer's own answer (a draft until
+  // marked reviewed, then submitted); the keyframe's own status does not move.
+  let goldAnswer = review.keyframe.gold_answer;
   if (review.keyframe.gold) root.classList.add("gold");
   $("suggestions").hidden = review.keyframe.gold;
 
@@ -124,6 +127,10 @@ async function main(keyframeId, given = null) {
     },
     onSaved: () => {
       base = structuredClone(store.state.doc.boxes);
+      if (goldAnswer === "none") {
+        goldAnswer = "draft";
+        render(store.state);
+      }
       if ($("login-dialog").open) $("login-dialog").close();
     },
     onError: (error) => showMessage(error.message),
@@ -147,7 +154,9 @@ async function main(keyframeId, given = null) {
     const labelsBySave = { saved: "All changes saved", unsaved: "Unsaved changes", saving: "Saving…" };
     $("save-status").textContent = state.ui.saveMessage || labelsBySave[state.ui.save] || state.ui.save;
     $("save-status").dataset.state = state.ui.save;
-    $("keyframe-status").textContent = `${state.meta.status}${review.keyframe.gold ? " · gold" : ""} · v${state.meta.version}`;
+    $("keyframe-status").textContent = review.keyframe.gold
+      ? `gold · your answer: ${goldAnswer} · v${state.meta.version}`
+      : `${state.meta.status} · v${state.meta.version}`;
     root.dataset.version = state.meta.version;
   }
   store.subscribe(render);
@@ -186,6 +195,10 @@ async function main(keyframeId, given = null) {
     } catch (error) {
       if (error.kind === "invalid") showMessage(error.message);
       return false;
+    }
+    if (review.keyframe.gold) {
+      goldAnswer = "submitted";
+      render(store.state);
     }
     showMessage("");
     return true;
