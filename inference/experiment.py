@@ -36,7 +36,7 @@ class ExperimentConfig:
     data_seed: int = 1313
     epochs: int = 6
     batch_size: int = 8
-    lr: float = 0.05
+    lr: float = 0.02
     seed: int = 0
     workers: int = 1
 
