@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -21,6 +22,7 @@ from inference.checkpoints import load_checkpoint, read_labelmap, save_checkpoin
 from inference.models import build_model, preset
 from inference.synth import generate_dataset
 from inference.train import LossNotFinite, TrainConfig, TrainProgress, start_model, train
+from inference.train import cli as train_cli
 from inference.train import data as train_data
 from inference.train.loop import HEAD_PREFIX, learning_rate
 from inference.video import ClipSpec
@@ -199,6 +201,20 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero() -> None:
     np.testing.assert_allclose(rates[:5], [0.1, 0.325, 0.55, 0.775, 1.0])
     assert all(a >= b for a, b in zip(rates[4:], rates[5:], strict=False))
     assert rates[12] == pytest.approx(0.5) and rates[20] == pytest.approx(0.0)
+
+
+def test_config_options_build_the_train_config() -> None:
+    parser = argparse.ArgumentParser()
+    train_cli.add_config_arguments(parser)
+    assert train_cli.config_from_args(parser.parse_args([])) == TrainConfig()
+    args = parser.parse_args(["--lr=0.1", "--freeze=backbone", "--time-offset=900", "--epochs=3"])
+    expected = TrainConfig(lr=0.1, freeze="backbone", time_offset=900.0, epochs=3)
+    assert train_cli.config_from_args(args) == expected
+    other = argparse.ArgumentParser()
+    train_cli.add_config_arguments(other, TrainConfig(epochs=6, workers=1))
+    assert train_cli.config_from_args(other.parse_args([])) == TrainConfig(epochs=6, workers=1)
+    with pytest.raises(ValueError, match="lr -1.0 must be a positive number"):
+        train_cli.config_from_args(parser.parse_args(["--lr=-1"]))
 
 
 # --- the loop ----------------------------------------------------------------------------------
