@@ -247,7 +247,7 @@ def class_prior_logits(samples: Sequence[Sample], classes: int) -> np.ndarray:
     A class no box has (or every box has) counts as if half a box differed, so the bias is
     finite: p is clipped to [0.5 / N, 1 - 0.5 / N] for N boxes.
     """
-    labels = np.concatenate([sample.labels for sample in samples]).reshape(-1, classes)
+    labels = np.concatenate([np.zeros((0, classes), np.float32)] + [s.labels for s in samples])
     if not len(labels):
         return np.zeros(classes, np.float32)
     half = 0.5 / len(labels)

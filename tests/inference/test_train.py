@@ -178,6 +178,7 @@ def test_a_new_head_starts_at_the_class_prior() -> None:
     ]
     prior = train_data.class_prior_logits(samples, 4)
     np.testing.assert_allclose(prior, [np.log(1 / 3), 0.0, np.log(1 / 7), np.log(7)], rtol=1e-6)
+    np.testing.assert_array_equal(train_data.class_prior_logits([], 4), np.zeros(4))
     label_map = LabelMap(tuple(ava.ActionLabel(i, f"a{i}", None) for i in (1, 2, 3, 4)))
     model, _ = start_model("small", label_map, seed=0, head_bias=prior)
     np.testing.assert_allclose(model.proj.bias.detach().numpy(), prior)
