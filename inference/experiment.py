@@ -17,12 +17,23 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inference.train.loop import TrainConfig
 
 EXPERIMENTS = ("slowfast-vs-slow",)
 BASELINE, MODEL = "small_slow", "small"
+
+
+def experiment_training() -> TrainConfig:
+    """The training budget both models get by default: 6 epochs, one data worker, and
+    `TrainConfig`'s other defaults."""
+    from inference.train.loop import TrainConfig
+
+    return TrainConfig(epochs=6, workers=1)
 
 
 @dataclass(frozen=True)
@@ -34,11 +45,7 @@ class ExperimentConfig:
     seconds: float = 30.0
     size: str = "320x180"
     data_seed: int = 1313
-    epochs: int = 6
-    batch_size: int = 8
-    lr: float = 0.05
-    seed: int = 0
-    workers: int = 1
+    training: TrainConfig = field(default_factory=experiment_training)
 
     def __post_init__(self) -> None:
         if not 0 < self.val_videos < self.videos:
@@ -89,7 +96,7 @@ def slowfast_vs_slow(
     from inference.ava import read_labelmap
     from inference.figures import comparison_from_results, figure_png, figure_svg
     from inference.synth import generate_dataset
-    from inference.train.loop import TrainConfig, train
+    from inference.train.loop import train
 
     config = config or ExperimentConfig()
     say = log or (lambda text: None)
@@ -106,13 +113,6 @@ def slowfast_vs_slow(
         seed=config.data_seed,
     )
     root = manifest.root
-    train_config = TrainConfig(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=config.seed,
-        workers=config.workers,
-    )
     results: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for name in (BASELINE, MODEL):
@@ -126,7 +126,7 @@ def slowfast_vs_slow(
             base=name,
             out=out / f"{name}.pt",
             person_boxes=root / "train_predicted_boxes.csv",
-            config=train_config,
+            config=config.training,
             log=say,
         )
         results[name] = evaluate_checkpoint(
@@ -176,6 +176,8 @@ def slowfast_vs_slow(
 
 def cli(argv: list[str]) -> int:
     """Run `python -m inference experiment NAME OUTDIR`; returns the exit code."""
+    from inference.train.cli import add_config_arguments, config_from_args
+
     defaults = ExperimentConfig()
     parser = argparse.ArgumentParser(
         prog="python -m inference experiment",
@@ -189,11 +191,7 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=defaults.seconds)
     parser.add_argument("--size", default=defaults.size, help="WxH of the rendered videos")
     parser.add_argument("--data-seed", type=int, default=defaults.data_seed)
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="training seed")
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="data processes")
+    add_config_arguments(parser, defaults.training)
     args = parser.parse_args(argv)
     try:
         config = ExperimentConfig(
@@ -202,11 +200,7 @@ def cli(argv: list[str]) -> int:
             seconds=args.seconds,
             size=args.size,
             data_seed=args.data_seed,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            workers=args.workers,
+            training=config_from_args(args),
         )
         summary = slowfast_vs_slow(
             args.outdir, config, log=lambda text: print(text, file=sys.stderr, flush=True)

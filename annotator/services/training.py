@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PRESET = "small"
 DEFAULT_EPOCHS = 8
-DEFAULT_LR = 0.05
+DEFAULT_LR = 0.02
 DEFAULT_BATCH_SIZE = 8
 CURVE_POINTS = 2000  # loss-curve points kept on the job; a longer run keeps every n-th step
 SNAPSHOT_FILES = ("train.csv", "val.csv", "action_list.pbtxt")

@@ -11,11 +11,47 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from inference.train.loop import TrainConfig, TrainProgress, train
+from inference.train.loop import FREEZE, TrainConfig, TrainProgress, train
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, defaults: TrainConfig | None = None
+) -> None:
+    """Add an option per `TrainConfig` hyper-parameter to `parser`, with `defaults`' values."""
+    defaults = defaults or TrainConfig()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global")
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
+    parser.add_argument("--freeze", choices=FREEZE, default=defaults.freeze)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="training seed")
+    parser.add_argument(
+        "--time-offset", type=float, default=defaults.time_offset, help="900 for AVA cut files"
+    )
+    parser.add_argument("--workers", type=int, default=defaults.workers, help="data processes")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps (0: epochs)"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` of options added by `add_config_arguments`; ValueError if one is bad."""
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        freeze=args.freeze,
+        seed=args.seed,
+        time_offset=args.time_offset,
+        workers=args.workers,
+        checkpoint_every=args.checkpoint_every,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    defaults = TrainConfig()
     parser = argparse.ArgumentParser(
         prog="python -m inference train",
         description="Train an AVA detection model; rerun with the same --out to resume. Under "
@@ -28,20 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--base", required=True, help="preset name (e.g. small) or checkpoint")
     parser.add_argument("--out", required=True, help="checkpoint to write (and resume from)")
     parser.add_argument("--person-boxes", help="detector boxes CSV (IoU >= 0.9 to a GT box)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global")
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
-    parser.add_argument("--freeze", choices=["none", "bn", "backbone"], default=defaults.freeze)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument(
-        "--time-offset", type=float, default=defaults.time_offset, help="900 for AVA cut files"
-    )
-    parser.add_argument("--workers", type=int, default=defaults.workers, help="data processes")
-    parser.add_argument(
-        "--checkpoint-every", type=int, default=defaults.checkpoint_every, help="steps (0: epochs)"
-    )
+    add_config_arguments(parser)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     return parser
@@ -66,18 +89,7 @@ def cli(argv: list[str]) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        config = TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            warmup_epochs=args.warmup_epochs,
-            freeze=args.freeze,
-            seed=args.seed,
-            time_offset=args.time_offset,
-            workers=args.workers,
-            checkpoint_every=args.checkpoint_every,
-        )
+        config = config_from_args(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

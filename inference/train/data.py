@@ -3,14 +3,16 @@
 A sample is one keyframe with ground truth: its person boxes and their multi-hot labels, plus
 (optionally) detector boxes that overlap a ground-truth box with IoU >= 0.9, which take that box's
 labels. A sample's clip follows the DESIGN clip rule and is decoded once, by seeking to just
-before its first frame; training augmentation (short-side scale jitter, random crop, horizontal
-flip) moves frames and boxes alike and is a function of (seed, epoch, sample), so the data of a
-step does not depend on which process or worker prepares it.
+before its first frame; training augmentation (short-side scale jitter, a random crop that
+holds a person box, horizontal flip) moves frames and boxes alike, drops boxes the crop leaves
+less than half visible, and is a function of (seed, epoch, sample), so the data of a step does
+not depend on which process or worker prepares it.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +29,7 @@ from inference.video import ClipSpec, Frame, Seconds
 DETECTOR_IOU = 0.9  # a detector box this close to a ground-truth box takes its labels
 SEEK_MARGIN = Fraction(1, 2)  # seconds before a clip's first frame that a seek aims at
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov")
+MIN_VISIBLE = 0.5  # share of a box's area a training crop must keep for the box to train
 
 
 @dataclass(frozen=True)
@@ -183,22 +186,73 @@ def decode_clip(
     raise AssertionError("unreachable: decoding from the start never overshoots")
 
 
+def _window_start(low: float, high: float, extent: int, crop: int, rng: np.random.Generator) -> int:
+    """A random start of a `crop`-wide window inside [0, extent] that holds [low, high] (centred
+    on it when it is wider than the window)."""
+    centred = min(max(round((low + high - crop) / 2), 0), extent - crop)
+    first, last = max(0, math.ceil(high - crop)), min(math.floor(low), extent - crop)
+    if high - low >= crop or first > last:
+        return centred
+    return int(rng.integers(first, last + 1))
+
+
 def augment(
-    frames: np.ndarray, boxes: np.ndarray, crop: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+    frames: np.ndarray,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    crop: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random `crop` x `crop` window and a coin-flip horizontal flip of frames (T, H, W, 3) and
-    pixel boxes (N, 4), boxes clipped to the window."""
+    pixel boxes (N, 4) with their labels (N, C).
+
+    The window holds one person box drawn at random (so no clip is cropped to background while
+    its boxes are clipped to slivers at the border); the other boxes are clipped to it, and those
+    left less than half visible are dropped with their labels.
+    """
     _, height, width, _ = frames.shape
     if min(height, width) < crop:
         raise ValueError(f"frames {width}x{height} are smaller than the crop {crop}")
-    y0 = int(rng.integers(0, height - crop + 1))
-    x0 = int(rng.integers(0, width - crop + 1))
+    if len(boxes):
+        anchor = int(rng.integers(len(boxes)))
+        x1, y1, x2, y2 = boxes[anchor].tolist()
+        x0 = _window_start(x1, x2, width, crop, rng)
+        y0 = _window_start(y1, y2, height, crop, rng)
+    else:
+        anchor = -1
+        y0 = int(rng.integers(0, height - crop + 1))
+        x0 = int(rng.integers(0, width - crop + 1))
     frames = frames[:, y0 : y0 + crop, x0 : x0 + crop]
-    boxes = np.clip(boxes - np.array([x0, y0, x0, y0], np.float32), 0, crop)
+    clipped = np.clip(boxes - np.array([x0, y0, x0, y0], np.float32), 0, crop)
+    keep = visible_share(boxes, clipped) >= MIN_VISIBLE
+    if anchor >= 0:
+        keep[anchor] = True  # a box larger than the window still trains, on its visible part
+    boxes, labels = clipped[keep], labels[keep]
     if rng.random() < 0.5:
         frames = frames[:, :, ::-1]
         boxes = np.stack([crop - boxes[:, 2], boxes[:, 1], crop - boxes[:, 0], boxes[:, 3]], 1)
-    return np.ascontiguousarray(frames), boxes.astype(np.float32)
+    return np.ascontiguousarray(frames), boxes.astype(np.float32), labels
+
+
+def visible_share(boxes: np.ndarray, clipped: np.ndarray) -> np.ndarray:
+    """Area of each clipped box (N, 4) as a share of its whole box's area (0 for empty boxes)."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    return np.where(area > 0, visible / np.where(area > 0, area, 1), 0.0)
+
+
+def class_prior_logits(samples: Sequence[Sample], classes: int) -> np.ndarray:
+    """log(p / (1 - p)) of each class's share p of positive training boxes, for a new head's bias.
+
+    A class no box has (or every box has) counts as if half a box differed, so the bias is
+    finite: p is clipped to [0.5 / N, 1 - 0.5 / N] for N boxes.
+    """
+    labels = np.concatenate([np.zeros((0, classes), np.float32)] + [s.labels for s in samples])
+    if not len(labels):
+        return np.zeros(classes, np.float32)
+    half = 0.5 / len(labels)
+    share = np.clip(labels.mean(axis=0, dtype=np.float64), half, 1 - half)
+    return np.log(share / (1 - share)).astype(np.float32)
 
 
 class ClipDataset(Dataset):
@@ -231,8 +285,7 @@ class ClipDataset(Dataset):
         times = self.spec.fast_times(video.keyframe_file_time(sample.timestamp, self.time_offset))
         frames, size = decode_clip(self.paths[sample.video_id], times, short_side)
         pixels = video.boxes_to_pixels(sample.boxes, size)
-        frames, pixels = augment(frames, pixels, self.scales.crop, rng)
-        return frames, pixels, sample.labels
+        return augment(frames, pixels, sample.labels, self.scales.crop, rng)
 
 
 def collate(items: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Batch:

@@ -48,7 +48,7 @@ class TrainConfig:
 
     epochs: int = 8
     batch_size: int = 8
-    lr: float = 0.05
+    lr: float = 0.02
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
@@ -135,11 +135,17 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def start_model(base: str, label_map: ava.LabelMap, seed: int) -> tuple[SlowFast, dict[str, Any]]:
+def start_model(
+    base: str,
+    label_map: ava.LabelMap,
+    seed: int,
+    head_bias: np.ndarray | None = None,
+) -> tuple[SlowFast, dict[str, Any]]:
     """The model training starts from, and its preprocessing.
 
     `base` is a preset name (random init from `seed`) or one of our checkpoints. A base whose label
-    map differs gets a new head for `label_map`; every other weight carries over unchanged.
+    map differs gets a new head for `label_map`; every other weight carries over unchanged. A new
+    head's bias is `head_bias` (one value per action) when given, else zero.
     """
     torch.manual_seed(seed)
     if base in PRESETS:
@@ -147,6 +153,7 @@ def start_model(base: str, label_map: ava.LabelMap, seed: int) -> tuple[SlowFast
         if config.head != "detection":
             raise ValueError(f"base preset {base!r} has no detection head; use an *_ava preset")
         model = build_model(replace(config, num_classes=len(label_map.actions)))
+        _set_head_bias(model, head_bias)
         return model, default_preprocess(model.config)
     if not Path(base).is_file():
         raise ValueError(f"base {base!r} is neither a preset ({sorted(PRESETS)}) nor a file")
@@ -166,7 +173,22 @@ def start_model(base: str, label_map: ava.LabelMap, seed: int) -> tuple[SlowFast
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith(HEAD_PREFIX) for k in missing):
         raise ValueError(f"base {base}: weights do not fit its config ({missing + unexpected})")
+    if not same:
+        _set_head_bias(model, head_bias)
     return model, dict(checkpoint["preprocess"])
+
+
+def _set_head_bias(model: SlowFast, head_bias: np.ndarray | None) -> None:
+    """A new head starts at the class prior: the first steps then learn which boxes differ
+    instead of pushing every score down from sigmoid(0) = 0.5 through the backbone."""
+    if head_bias is None:
+        return
+    if head_bias.shape != model.proj.bias.shape:
+        raise ValueError(
+            f"head bias of shape {head_bias.shape}; the head has {model.proj.bias.shape}"
+        )
+    with torch.no_grad():
+        model.proj.bias.copy_(torch.from_numpy(np.asarray(head_bias, np.float32)))
 
 
 def _freeze(model: SlowFast, freeze: str) -> None:
@@ -339,7 +361,8 @@ def train(
         preprocess = checkpoint["preprocess"]
         say(f"resuming {out} at step {state['step']} of {total_steps}")
     else:
-        model, preprocess = start_model(base, label_map, config.seed)
+        prior = data.class_prior_logits(samples, len(action_ids))
+        model, preprocess = start_model(base, label_map, config.seed, head_bias=prior)
     model.to(device)
     spec = predict.clip_spec(model)
     normalise = predict.Preprocess.from_dict(preprocess)

@@ -6,11 +6,17 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
+from inference import experiment
 from inference.experiment import ExperimentConfig, class_groups, slowfast_vs_slow
 from inference.synth.actions import ACTION_BY_KEY, MOTION_ONLY
+from inference.train import TrainConfig
 
 TOY = ExperimentConfig(
-    videos=3, val_videos=1, seconds=5, size="128x96", epochs=1, batch_size=2, workers=0
+    videos=3,
+    val_videos=1,
+    seconds=5,
+    size="128x96",
+    training=TrainConfig(epochs=1, batch_size=2, workers=0),
 )
 
 
@@ -45,3 +51,18 @@ def test_class_groups_split_motion_only_classes_from_the_others():
     assert groups["other"] == 0.2
     assert class_groups({})["motion_only"] is None
     assert not math.isnan(groups["other"] or 0.0)
+
+
+def test_the_cli_takes_the_training_options_of_python_m_inference_train(tmp_path, monkeypatch):
+    runs = []
+
+    def record(outdir, config, log=None):
+        runs.append(config)
+        return {"models": {}}
+
+    monkeypatch.setattr(experiment, "slowfast_vs_slow", record)
+    assert experiment.cli(["slowfast-vs-slow", str(tmp_path)]) == 0
+    assert experiment.cli(["slowfast-vs-slow", str(tmp_path), "--lr=0.1", "--freeze=bn"]) == 0
+    assert runs[0] == ExperimentConfig() and runs[0].training == TrainConfig(epochs=6, workers=1)
+    assert runs[1].training == TrainConfig(epochs=6, workers=1, lr=0.1, freeze="bn")
+    assert experiment.cli(["slowfast-vs-slow", str(tmp_path), "--epochs=-1"]) == 1

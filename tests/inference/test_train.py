@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -21,6 +22,7 @@ from inference.checkpoints import load_checkpoint, read_labelmap, save_checkpoin
 from inference.models import build_model, preset
 from inference.synth import generate_dataset
 from inference.train import LossNotFinite, TrainConfig, TrainProgress, start_model, train
+from inference.train import cli as train_cli
 from inference.train import data as train_data
 from inference.train.loop import HEAD_PREFIX, learning_rate
 from inference.video import ClipSpec
@@ -119,20 +121,67 @@ def test_detector_boxes_close_to_a_ground_truth_box_take_its_labels() -> None:
 
 def test_augmentation_moves_boxes_with_the_frames() -> None:
     frames = np.zeros((2, 80, 120, 3), np.uint8)
+    frames[..., 1] = np.arange(120, dtype=np.uint8)  # green grows left to right: shows a flip
     box = np.array([[30, 20, 70, 60]], np.float32)
-    frames[:, 20:60, 30:70] = 255
+    frames[:, 20:60, 30:70, 0] = 255
+    labels = np.array([[1, 0, 1]], np.float32)
     flips = set()
     for seed in range(12):
-        rng = np.random.default_rng(seed)
-        out, moved = train_data.augment(frames, box, 64, rng)
+        out, moved, kept = train_data.augment(frames, box, labels, 64, np.random.default_rng(seed))
         assert out.shape == (2, 64, 64, 3)
+        np.testing.assert_array_equal(kept, labels)
         x1, y1, x2, y2 = moved[0].round().astype(int)
-        inside = out[:, y1:y2, x1:x2]
-        assert inside.size and inside.min() == 255  # the box still covers the white patch
+        assert (x2 - x1, y2 - y1) == (40, 40)  # the window holds the whole person box
         lit = np.argwhere(out[0, :, :, 0] == 255)
         assert (lit.min(0) == [y1, x1]).all() and (lit.max(0) == [y2 - 1, x2 - 1]).all()
-        flips.add(bool(np.random.default_rng(seed).random(3)[2] < 0.5))
+        flips.add(bool(out[0, 0, 0, 1] > out[0, 0, -1, 1]))
     assert flips == {True, False}  # both flipped and unflipped crops were checked
+
+
+def test_the_crop_holds_a_person_box_and_drops_boxes_left_less_than_half_visible() -> None:
+    # A 120-wide frame and a 64-wide window: no window holds both a (x 0-30) and b (x 70-110).
+    # The window on a leaves c (x 50-80) 14/30 visible: c is dropped; one on b keeps c.
+    frames = np.zeros((1, 64, 120, 3), np.uint8)
+    boxes = np.array([[0, 10, 30, 50], [70, 10, 110, 50], [50, 10, 80, 50]], np.float32)
+    labels = np.eye(3, dtype=np.float32)
+    widths = boxes[:, 2] - boxes[:, 0]
+    seen = set()
+    for seed in range(24):
+        _, moved, kept = train_data.augment(frames, boxes, labels, 64, np.random.default_rng(seed))
+        which = kept.argmax(axis=1)  # the labels follow their boxes: one-hot rows name them
+        share = (moved[:, 2] - moved[:, 0]) / widths[which]
+        assert (share >= 0.5).all() and np.isclose(share, 1.0).any(), (which, share)
+        assert not {0, 1} <= set(which.tolist())
+        seen.add(tuple(which.tolist()))
+    assert {(0,), (1, 2)} <= seen, seen  # c dropped with a, kept with b
+    np.testing.assert_allclose(
+        train_data.visible_share(boxes, np.clip(boxes, 0, 64)), [1.0, 0.0, 14 / 30]
+    )
+
+
+def test_a_box_larger_than_the_crop_is_centred_and_kept() -> None:
+    frames = np.zeros((1, 64, 120, 3), np.uint8)
+    boxes = np.array([[10, 0, 110, 64]], np.float32)  # 100 wide: 64% of it fits at most
+    _, moved, kept = train_data.augment(frames, boxes, np.ones((1, 2), np.float32), 64,
+                                        np.random.default_rng(0))  # fmt: skip
+    np.testing.assert_allclose(moved, [[0, 0, 64, 64]])
+    assert len(kept) == 1
+
+
+def test_a_new_head_starts_at_the_class_prior() -> None:
+    # 4 boxes: class 0 on 1 of them, class 1 on 2, class 2 on none, class 3 on all; a class no
+    # box (or every box) has counts as half a box off: p = 0.5 / 4 (or 1 - 0.5 / 4).
+    labels = np.array([[1, 1, 0, 1], [0, 1, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1]], np.float32)
+    samples = [
+        train_data.Sample("v", 1, np.zeros((3, 4), np.float32), labels[:3]),
+        train_data.Sample("v", 2, np.zeros((1, 4), np.float32), labels[3:]),
+    ]
+    prior = train_data.class_prior_logits(samples, 4)
+    np.testing.assert_allclose(prior, [np.log(1 / 3), 0.0, np.log(1 / 7), np.log(7)], rtol=1e-6)
+    np.testing.assert_array_equal(train_data.class_prior_logits([], 4), np.zeros(4))
+    label_map = LabelMap(tuple(ava.ActionLabel(i, f"a{i}", None) for i in (1, 2, 3, 4)))
+    model, _ = start_model("small", label_map, seed=0, head_bias=prior)
+    np.testing.assert_allclose(model.proj.bias.detach().numpy(), prior)
 
 
 def test_each_epoch_visits_every_sample_once_in_an_order_fixed_by_seed_and_epoch() -> None:
@@ -155,6 +204,20 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero() -> None:
     assert rates[12] == pytest.approx(0.5) and rates[20] == pytest.approx(0.0)
 
 
+def test_config_options_build_the_train_config() -> None:
+    parser = argparse.ArgumentParser()
+    train_cli.add_config_arguments(parser)
+    assert train_cli.config_from_args(parser.parse_args([])) == TrainConfig()
+    args = parser.parse_args(["--lr=0.1", "--freeze=backbone", "--time-offset=900", "--epochs=3"])
+    expected = TrainConfig(lr=0.1, freeze="backbone", time_offset=900.0, epochs=3)
+    assert train_cli.config_from_args(args) == expected
+    other = argparse.ArgumentParser()
+    train_cli.add_config_arguments(other, TrainConfig(epochs=6, workers=1))
+    assert train_cli.config_from_args(other.parse_args([])) == TrainConfig(epochs=6, workers=1)
+    with pytest.raises(ValueError, match="lr -1.0 must be a positive number"):
+        train_cli.config_from_args(parser.parse_args(["--lr=-1"]))
+
+
 # --- the loop ----------------------------------------------------------------------------------
 
 
@@ -162,12 +225,17 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero() -> None:
 def test_cli_trains_and_beats_the_untrained_model_on_held_out_videos(
     toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = _base(tmp_path / "base.pt", _labels(toy))
+    # A toy-scale base trained on another taxonomy (the same ids under other names), as a team
+    # starting from someone else's checkpoint has: the run gives it a new head for the synthetic
+    # actions, its bias at their class prior.
+    labels = _labels(toy)
+    other = LabelMap(tuple(dataclasses.replace(a, name=f"other {a.name}") for a in labels.actions))
+    base = _base(tmp_path / "base.pt", other)
     args = [f"--{k.replace('_', '-')}={v}" for k, v in _paths(toy).items()]
     out = tmp_path / "model.pt"
     code = main(
         ["train", *args, f"--base={base}", f"--out={out}", "--epochs=6", "--batch-size=4"]
-        + ["--lr=0.05", "--workers=1", f"--person-boxes={toy / 'train_predicted_boxes.csv'}"]
+        + ["--lr=0.02", "--workers=1", f"--person-boxes={toy / 'train_predicted_boxes.csv'}"]
         + ["--json"]
     )
     captured = capsys.readouterr()
@@ -290,6 +358,15 @@ def test_a_base_with_another_label_map_gets_a_new_head_and_keeps_every_backbone_
     written = load_checkpoint(out)
     assert all(torch.equal(written["state_dict"][k], before[k]) for k in backbone)
     assert written["label_map"].ids == labels.ids
+    # The new head's bias is the training boxes' class prior.
+    samples = train_data.keyframe_samples(
+        ava.read_ava_csv(tiny / "train.csv", "gt", action_ids=None), list(labels.ids)
+    )
+    prior = train_data.class_prior_logits(samples, len(labels.ids))
+    np.testing.assert_allclose(written["state_dict"]["proj.bias"].numpy(), prior, rtol=1e-6)
+    # A base with the same label map keeps its head as it is.
+    kept, _ = start_model(str(out), labels, seed=1, head_bias=np.zeros(14, np.float32))
+    np.testing.assert_allclose(kept.proj.bias.detach().numpy(), prior, rtol=1e-6)
 
 
 def test_a_nan_loss_stops_training_naming_the_step(
