@@ -26,6 +26,7 @@ from annotator.models import (
     BoxScore,
     Dataset,
     EvaluationReport,
+    GoldAnswer,
     Job,
     Keyframe,
     ModelVersion,
@@ -468,3 +469,16 @@ class ReviewerSettingsAdmin(ReadOnlyAdmin):
     list_display = ["user", "updated_at"]
     list_filter = ["updated_at"]
     search_fields = ["user__username"]
+
+
+@admin.register(GoldAnswer)
+class GoldAnswerAdmin(ReadOnlyAdmin):
+    """Read only: reviewers answer on the review page, managers approve on /gold/ (audited)."""
+
+    list_display = ["keyframe", "reviewer", "submitted_at", "approved_by", "approved_at"]
+    list_filter = ["keyframe__video__dataset", "submitted_at", "approved_at"]
+    search_fields = ["reviewer__username", "keyframe__video__video_id"]
+    list_select_related = ["keyframe__video", "reviewer", "approved_by"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
