@@ -154,16 +154,15 @@ def gold_agreement(*, reviewer_id: int | None = None) -> dict[int, list[dict[str
         answers = answers.filter(reviewer_id=reviewer_id)
     answers_list = [answer for answer in answers if answer.pk != approved[answer.keyframe_id].pk]
     dataset_ids = {answer.keyframe.video.dataset_id for answer in answers_list}
-    types = {
-        (dataset_id, action_id): action.action_type
-        for (dataset_id, action_id), action in _action_names(dataset_ids).items()
-    }
+    types: dict[int, dict[int, str]] = defaultdict(dict)  # dataset -> action id -> type
+    for (dataset_id, action_id), action in _action_names(dataset_ids).items():
+        types[dataset_id][action_id] = action.action_type
     scored: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for answer in sorted(answers_list, key=lambda a: (a.keyframe.video_id, a.keyframe.timestamp)):
-        dataset_id = answer.keyframe.video.dataset_id
-        action_types = {a: t for (d, a), t in types.items() if d == dataset_id}
         counts = keyframe_agreement(
-            _labelled(answer.boxes), _labelled(approved[answer.keyframe_id].boxes), action_types
+            _labelled(answer.boxes),
+            _labelled(approved[answer.keyframe_id].boxes),
+            types[answer.keyframe.video.dataset_id],
         )
         scored[answer.reviewer_id].append({"answer": answer, "counts": counts})
     return scored
@@ -239,7 +238,6 @@ def reviewer_figures() -> list[dict[str, Any]]:
         counts = AgreementCounts()
         for item in agreement.get(user.pk, []):
             counts.add(item["counts"])
-        figures = counts.figures()
         rows.append(
             {
                 "id": user.pk,
@@ -247,15 +245,7 @@ def reviewer_figures() -> list[dict[str, Any]]:
                 "keyframes_reviewed": len(times.get(user.pk, [])),
                 "reviewed_per_hour": hourly_rate(times.get(user.pk, [])),
                 "suggestions": suggestions.get(user.pk, dict.fromkeys(SUGGESTION_STATES, 0)),
-                "gold": {
-                    "keyframes": len(agreement.get(user.pk, [])),
-                    "gold_boxes": counts.gold_boxes,
-                    "answer_boxes": counts.answer_boxes,
-                    "matched_boxes": counts.matched_boxes,
-                    "box_recall": figures["box_recall"],
-                    "box_precision": figures["box_precision"],
-                    "label_f1": figures["label_f1"],
-                },
+                "gold": {"keyframes": len(agreement.get(user.pk, [])), **counts.figures()},
                 "links": {
                     figure: reverse("reviewer-keyframes", args=[user.pk, figure])
                     for figure in FIGURES
@@ -281,12 +271,7 @@ def reviewer_figure_keyframes(
             {
                 "keyframe": item["answer"].keyframe,
                 "count": None,
-                "agreement": item["counts"].figures()
-                | {
-                    "gold_boxes": item["counts"].gold_boxes,
-                    "answer_boxes": item["counts"].answer_boxes,
-                    "matched_boxes": item["counts"].matched_boxes,
-                },
+                "agreement": item["counts"].figures(),
             }
             for item in scored[:limit]
         ]

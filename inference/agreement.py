@@ -47,7 +47,8 @@ class AgreementCounts:
         self.false_negatives.update(other.false_negatives)
 
     def figures(self) -> dict[str, object]:
-        """Box recall and precision (None without boxes) and label F1 per action type."""
+        """The box counts, box recall and precision (None without boxes) and label F1 per
+        action type."""
         types = sorted(
             set(self.true_positives) | set(self.false_positives) | set(self.false_negatives)
         )
@@ -57,6 +58,9 @@ class AgreementCounts:
             wrong = self.false_positives[action_type] + self.false_negatives[action_type]
             f1[action_type] = 2 * tp / (2 * tp + wrong) if 2 * tp + wrong else None
         return {
+            "gold_boxes": self.gold_boxes,
+            "answer_boxes": self.answer_boxes,
+            "matched_boxes": self.matched_boxes,
             "box_recall": self.matched_boxes / self.gold_boxes if self.gold_boxes else None,
             "box_precision": (
                 self.matched_boxes / self.answer_boxes if self.answer_boxes else None

@@ -75,6 +75,9 @@ def test_matching_is_greedy_by_iou_and_one_to_one() -> None:
     assert match_greedy([(0.1, 0.0, 0.6, 1.0), (0.0, 0.0, 0.5, 1.0)], gold) == [(0, 1), (1, 0)]
     assert match_greedy([(0.7, 0.0, 0.9, 1.0)], gold) == []
     assert AgreementCounts().figures() == {
+        "gold_boxes": 0,
+        "answer_boxes": 0,
+        "matched_boxes": 0,
         "box_recall": None,
         "box_precision": None,
         "label_f1": {},
