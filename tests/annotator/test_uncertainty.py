@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from annotator.models import BoxScore, Job, Keyframe, ModelVersion
 from annotator.services.datasets import dataset_activate_model
-from annotator.services.review import keyframe_take, review_queue
+from annotator.services.review import keyframe_take, review_queue, review_queue_head
 from annotator.services.uncertainty import keyframes_uncertainty_update
 from annotator.tasks import uncertainty_task
 from tests.factories import KeyframeFactory, PersonBoxFactory, VideoFactory
@@ -108,3 +108,26 @@ def test_the_take_reads_in_a_fixed_number_of_queries(ava_dataset, reviewer):  # 
         return len(queries)
 
     assert take_queries(8) == take_queries(40)
+
+
+def test_the_take_reads_the_head_of_the_queue_the_queue_orders(ava_dataset, reviewer, manager):  # type: ignore[no-untyped-def]
+    # review_queue_head reads the head without sorting the queue: at each step of draining a
+    # mixed queue (assigned to the reviewer, to someone else, to nobody; scored with ties and
+    # unscored; two videos), in both orders and with every skip, it names review_queue's first.
+    videos = [VideoFactory(dataset=ava_dataset) for _ in range(2)]
+    uncertainties = [None, 0.5, 0.5, 2.0, None, 0.0, 0.5, 0.5, None, 1.0]
+    assignees = [None, reviewer, None, manager, reviewer, None, None, reviewer, None, reviewer]
+    for n, (uncertainty, assignee) in enumerate(zip(uncertainties, assignees, strict=True)):
+        KeyframeFactory(
+            video=videos[n % 2], timestamp=910 - n, uncertainty=uncertainty, assignee=assignee
+        )
+    for order in ("default", "uncertain"):
+        Keyframe.objects.update(status=Keyframe.Status.UNREVIEWED)
+        while (first := review_queue(user=reviewer, order=order).first()) is not None:
+            assert review_queue_head(user=reviewer, order=order) == first.pk, order
+            for skip in Keyframe.objects.values_list("pk", flat=True):
+                rest = review_queue(user=reviewer, order=order).exclude(pk=skip).first()
+                head = review_queue_head(user=reviewer, order=order, skip=skip)
+                assert head == (rest.pk if rest else None), (order, skip)
+            Keyframe.objects.filter(pk=first.pk).update(status=Keyframe.Status.REVIEWED)
+        assert review_queue_head(user=reviewer, order=order) is None
