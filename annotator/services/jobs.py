@@ -7,11 +7,14 @@ batches when a cancel was asked for, and marks the job succeeded, cancelled or f
 A job may also wait for other jobs (an evaluation for the pre-annotation that computes its missing
 scores): its work raises `JobWaiting` after adding them to `depends_on`; the job is `waiting`,
 holds no worker, and is queued again when the last of them ends (at once by the worker that ran
-it, or by the periodic sweep), to run from the start.
+it, or by the periodic sweep), to run from the start. The sweep also sends again the task of a
+queued job whose message the broker no longer holds.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import socket
@@ -28,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from annotator.errors import ApplicationError, ConflictError
 from annotator.models import Dataset, Job
@@ -257,7 +261,60 @@ def jobs_sweep() -> list[int]:
     # Waiting jobs whose last dependency ended without waking them (it was failed by this sweep,
     # or its worker died between finishing and waking).
     woken = jobs_wake(Job.objects.filter(status=Job.Status.WAITING))
-    return requeued + woken
+    return requeued + woken + _resend_lost(sent=requeued + woken)
+
+
+def _resend_lost(sent: list[int]) -> list[int]:
+    """Send again the task of each queued job (but those just `sent`) that has no message in the
+    broker (lost with a flushed or restarted Redis that kept no data). A message sent twice does
+    no harm: the second claim finds the job taken and the task returns."""
+    queued = set(
+        Job.objects.filter(status=Job.Status.QUEUED)
+        .exclude(pk__in=sent)
+        .values_list("pk", flat=True)
+    )
+    if not queued:
+        return []
+    waiting = broker_job_ids()  # read after the jobs: a job queued meanwhile is not counted lost
+    if waiting is None:
+        return []
+    lost = sorted(queued - waiting)
+    for job in Job.objects.filter(pk__in=lost, status=Job.Status.QUEUED):
+        job_enqueue(job)
+    if lost:
+        logger.warning("sent again the tasks of queued jobs missing from the broker: %s", lost)
+    return lost
+
+
+def broker_job_ids() -> set[int] | None:
+    """Ids of the jobs whose task messages are in the broker: waiting on a queue or reserved by a
+    worker (with late acks a message stays in Redis' `unacked` hash until its task ends). None
+    when the broker is not Redis or cannot be read."""
+    tasks = {name for name, _ in JOB_TASKS.values()}
+    queues = {queue for _, queue in JOB_TASKS.values()}
+    try:
+        with current_app.connection_for_read() as broker:
+            if broker.transport.driver_type != "redis":
+                return None
+            channel = broker.default_channel
+            client = channel.client
+            raw = [
+                json.loads(item)
+                for queue in queues
+                for priority in channel.priority_steps
+                for item in client.lrange(channel._q_for_pri(queue, priority), 0, -1)
+            ]
+            raw += [json.loads(item)[0] for item in client.hvals(channel.unacked_key)]
+    except (OperationalError, RedisError, OSError) as error:
+        logger.error("could not read the broker's queues: %s", error)
+        return None
+    ids = set()
+    for message in raw:
+        if message.get("headers", {}).get("task") not in tasks:
+            continue
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        ids.add(int(args[0]))
+    return ids
 
 
 def jobs_wake(jobs: QuerySet[Job]) -> list[int]:

@@ -9,10 +9,12 @@ import pytest
 
 from annotator.models import BoxLabel, BoxScore, EvaluationReport, Job, Keyframe, PersonBox, Video
 from annotator.services.imports import ava_import
-from annotator.services.jobs import jobs_sweep
+from annotator.services.jobs import broker_job_ids, jobs_sweep
 from annotator.services.model_versions import model_version_register
 from annotator.services.preannotate import preannotate_start
+from annotator.services.uncertainty import uncertainty_recompute_start
 from tests.conftest import POOL_VIDEO, WorkerProcess, wait_for
+from tests.factories import KeyframeFactory
 from tests.generated import (
     LIGHT_DETECTOR,
     detector_weights,
@@ -246,6 +248,34 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_ends_with_the_right_row
             vector = np.frombuffer(box.model_scores.get().scores, dtype=np.float16)
             assert box.labels.count() == int((vector.astype(np.float32) >= 0.5).sum())
     assert made.count() == job.result["boxes_created"] == 58
+
+
+def test_the_sweep_sends_again_a_queued_job_whose_message_the_broker_lost(  # type: ignore[no-untyped-def]
+    transactional_db, use_redis, media_root
+):
+    import redis
+
+    broker = redis.Redis.from_url(use_redis)
+    broker.flushdb()  # no message left by an earlier test names this test's job ids
+    keyframe = KeyframeFactory()
+    job = uncertainty_recompute_start(dataset=keyframe.video.dataset)
+    assert broker_job_ids() == {job.pk}
+    assert jobs_sweep() == []  # its message is there: nothing to send
+
+    broker.flushdb()  # Redis restarted without its data: the job is queued with no message
+    assert broker_job_ids() == set()
+    assert jobs_sweep() == [job.pk]
+    assert broker_job_ids() == {job.pk}
+    assert jobs_sweep() == []  # sent once, not at every sweep
+
+    worker = WorkerProcess(use_redis, str(media_root)).start()
+    try:
+        job = finished(job.pk)
+    finally:
+        worker.stop()
+    assert job.status == "succeeded", job.message
+    assert job.result["keyframes"] == 1
+    assert broker_job_ids() == set()  # acknowledged: gone from the queue and the unacked hash
 
 
 def test_the_soft_time_limit_fails_the_job_with_its_message(
