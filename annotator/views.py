@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +37,40 @@ from annotator.services.gold import gold_answer_approve, keyframes_mark_gold
 
 DASHBOARD_REPORTS = 200  # newest reports offered in the dashboard's pickers
 
+MODELS_MANAGERS_ONLY = "only managers train, promote and archive model versions"
+FIGURES_MANAGERS_ONLY = "only managers see reviewers' answers and figures"
+
+View = Callable[..., HttpResponse]
+
+
+def role_required(view: View) -> View:
+    """Log in first (a redirect), then 403 for an account with no role."""
+
+    @login_required
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if role_of(request.user) is None:
+            raise PermissionDenied("your account has no role (reviewer or manager)")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+def manager_required(reason: str) -> Callable[[View], View]:
+    """Log in first (a redirect), then 403 saying `reason` for anyone but a manager."""
+
+    def decorate(view: View) -> View:
+        @login_required
+        @functools.wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if role_of(request.user) != MANAGER:
+                raise PermissionDenied(reason)
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorate
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -50,22 +85,18 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """A job's live progress (the page polls the job's REST resource)."""
-    if role_of(request.user) is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     job = get_object_or_404(Job.objects.select_related("video"), pk=job_id)
     return render(request, "annotator/job.html", {"job": job})
 
 
-@login_required
+@role_required
 def evaluation_dashboard(request: HttpRequest) -> HttpResponse:
     """Per-class AP of a report, alone or against a baseline (?report=ID&baseline=ID); managers
     also get the form that starts an evaluation."""
     role = role_of(request.user)
-    if role is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     queryset = EvaluationReport.objects.select_related("model_version", "dataset")
     reports = list(queryset.order_by("-created_at", "-id")[:DASHBOARD_REPORTS])
     asked = {_int(request.GET.get("report")), _int(request.GET.get("baseline"))} - {None}
@@ -123,21 +154,17 @@ def _int(value: str | None) -> int | None:
 # --- datasets --------------------------------------------------------------------------------
 
 
-@login_required
+@role_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """Every dataset with its videos, review progress and active model version."""
-    if role_of(request.user) is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     return render(request, "annotator/datasets.html", {"datasets": selectors.dataset_list()})
 
 
-@login_required
+@role_required
 def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """A dataset's taxonomy, videos, active model and recent jobs; managers also get the forms
     that export a training bundle or the AVA CSV and start training."""
     role = role_of(request.user)
-    if role is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     dataset = get_object_or_404(
         Dataset.objects.select_related("active_model_version"), pk=dataset_id
     )
@@ -166,12 +193,10 @@ def _dataset_page(
     return render(request, "annotator/dataset.html", context, status=status)
 
 
-@login_required
+@manager_required("only managers export training bundles")
 @require_POST
 def dataset_export_training(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """Queue a training-bundle export from the dataset page's form; its job page links the tar."""
-    if role_of(request.user) != MANAGER:
-        raise PermissionDenied("only managers export training bundles")
     dataset = get_object_or_404(
         Dataset.objects.select_related("active_model_version"), pk=dataset_id
     )
@@ -185,13 +210,11 @@ def dataset_export_training(request: HttpRequest, dataset_id: int) -> HttpRespon
 # --- models: lineage, training, promotion -----------------------------------------------------
 
 
-@login_required
+@role_required
 def model_versions(request: HttpRequest) -> HttpResponse:
     """Every dataset's model versions with their lineage, metrics and who started them; managers
     promote, roll back, archive and start training here."""
     role = role_of(request.user)
-    if role is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     rows = []
     for dataset in Dataset.objects.order_by("name"):
         versions = ModelVersion.objects.filter(dataset=dataset).select_related("created_by")
@@ -213,16 +236,10 @@ def model_versions(request: HttpRequest) -> HttpResponse:
     return render(request, "annotator/models.html", {"rows": rows, "manager": role == MANAGER})
 
 
-def _manager(request: HttpRequest) -> None:
-    if role_of(request.user) != MANAGER:
-        raise PermissionDenied("only managers train, promote and archive model versions")
-
-
-@login_required
+@manager_required(MODELS_MANAGERS_ONLY)
 @require_POST
 def model_version_promote(request: HttpRequest, model_version_id: int) -> HttpResponse:
     """Make a version active (a promotion, or a rollback to an earlier one); audited."""
-    _manager(request)
     version = get_object_or_404(ModelVersion, pk=model_version_id)
     try:
         datasets.dataset_activate_model(model_version=version, user=request.user)
@@ -232,11 +249,10 @@ def model_version_promote(request: HttpRequest, model_version_id: int) -> HttpRe
     return redirect("model-versions")
 
 
-@login_required
+@manager_required(MODELS_MANAGERS_ONLY)
 @require_POST
 def model_version_archive(request: HttpRequest, model_version_id: int) -> HttpResponse:
     """Archive a version that is not active; audited."""
-    _manager(request)
     version = get_object_or_404(ModelVersion, pk=model_version_id)
     try:
         training.model_version_archive(model_version=version, user=request.user)
@@ -246,10 +262,9 @@ def model_version_archive(request: HttpRequest, model_version_id: int) -> HttpRe
     return redirect("model-versions")
 
 
-@login_required
+@manager_required(MODELS_MANAGERS_ONLY)
 def dataset_train(request: HttpRequest, dataset_id: int) -> HttpResponse:
     """The training form of a dataset (defaults shown); a valid submit opens the job's page."""
-    _manager(request)
     dataset = get_object_or_404(Dataset, pk=dataset_id)
     if request.method == "POST":
         form = TrainForm(request.POST, dataset=dataset)
@@ -285,12 +300,10 @@ def _queue_query(request: HttpRequest) -> dict[str, str]:
     return query
 
 
-@login_required
+@role_required
 def review_next(request: HttpRequest) -> HttpResponse:
     """Take the next keyframe of the reviewer's queue and open it (filters: dataset, video;
     `order=uncertain` takes the least confident first)."""
-    if role_of(request.user) is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     keyframe = review.keyframe_take(
         user=request.user, order=_queue_order(request), **_queue_filters(request)
     )
@@ -301,11 +314,9 @@ def review_next(request: HttpRequest) -> HttpResponse:
     return redirect(f"{target}?{urlencode(query)}" if query else target)
 
 
-@login_required
+@role_required
 def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
     """The review page; its script reads the keyframe through the REST API."""
-    if role_of(request.user) is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     keyframe = get_object_or_404(Keyframe.objects.select_related("video"), pk=keyframe_id)
     return render(
         request,
@@ -322,12 +333,10 @@ def review_keyframe(request: HttpRequest, keyframe_id: int) -> HttpResponse:
 # --- assignment ------------------------------------------------------------------------------
 
 
-@login_required
+@manager_required("only managers assign keyframes")
 def assignments(request: HttpRequest) -> HttpResponse:
     """Managers assign keyframes to reviewers and release them (a form posting to this page),
     and see each reviewer's assigned work."""
-    if role_of(request.user) != MANAGER:
-        raise PermissionDenied("only managers assign keyframes")
     message, error = "", ""
     if request.method == "POST":
         try:
@@ -393,16 +402,10 @@ def _signed(value: str | None) -> int | None:
 # --- gold answers and reviewer figures (managers) -----------------------------------------------
 
 
-def _managers_only(request: HttpRequest) -> None:
-    if role_of(request.user) != MANAGER:
-        raise PermissionDenied("only managers see reviewers' answers and figures")
-
-
-@login_required
+@manager_required(FIGURES_MANAGERS_ONLY)
 def gold_answers(request: HttpRequest) -> HttpResponse:
     """Every gold keyframe with each reviewer's answer (`?reviewer=ID`: those they answered);
     approving one makes it the keyframe's gold answer."""
-    _managers_only(request)
     reviewer_id = _int(request.GET.get("reviewer"))
     return render(
         request,
@@ -414,11 +417,10 @@ def gold_answers(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@manager_required(FIGURES_MANAGERS_ONLY)
 @require_POST
 def gold_answer_approve_view(request: HttpRequest, answer_id: int) -> HttpResponse:
     """Approve an answer from the gold page (the service of the REST endpoint); audited."""
-    _managers_only(request)
     answer = get_object_or_404(GoldAnswer.objects.select_related("reviewer"), pk=answer_id)
     try:
         gold_answer_approve(answer_id=answer.pk, user=request.user)
@@ -432,19 +434,17 @@ def gold_answer_approve_view(request: HttpRequest, answer_id: int) -> HttpRespon
     return redirect(f"{reverse('gold-answers')}#keyframe-{answer.keyframe_id}")
 
 
-@login_required
+@manager_required(FIGURES_MANAGERS_ONLY)
 def reviewer_figures(request: HttpRequest) -> HttpResponse:
     """Per reviewer: pace, suggestions accepted / edited / rejected, agreement with gold; each
     figure links the keyframes behind it."""
-    _managers_only(request)
     return render(request, "annotator/reviewers.html", {"rows": selectors_gold.reviewer_figures()})
 
 
-@login_required
+@manager_required(FIGURES_MANAGERS_ONLY)
 def reviewer_keyframes(request: HttpRequest, reviewer_id: int, figure: str) -> HttpResponse:
     """The keyframes behind one of a reviewer's figures, each linked to its review page (gold
     answers also to the gold page)."""
-    _managers_only(request)
     reviewer = get_object_or_404(get_user_model(), pk=reviewer_id)
     try:
         listing = selectors_gold.reviewer_figure_keyframes(reviewer_id=reviewer.pk, figure=figure)
@@ -457,9 +457,7 @@ def reviewer_keyframes(request: HttpRequest, reviewer_id: int, figure: str) -> H
     )
 
 
-@login_required
+@role_required
 def key_settings(request: HttpRequest) -> HttpResponse:
     """Remap the review page's keys (the page's script saves them through the REST API)."""
-    if role_of(request.user) is None:
-        raise PermissionDenied("your account has no role (reviewer or manager)")
     return render(request, "annotator/keys.html")

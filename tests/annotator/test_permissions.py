@@ -24,11 +24,11 @@ def objects(ava_dataset):  # type: ignore[no-untyped-def]
         dataset=ava_dataset, model_version=model_version, box_source="detections", snapshot_hash="0"
     )
     gold = KeyframeFactory(video=video, gold=True)
-    answer = GoldAnswer.objects.create(
-        keyframe=gold, reviewer=get_user_model().objects.create_user("answerer")
-    )
+    answerer = get_user_model().objects.create_user("answerer")
+    answer = GoldAnswer.objects.create(keyframe=gold, reviewer=answerer)
     return {
         "answer": answer.pk,
+        "answerer": answerer.pk,
         "dataset": ava_dataset.pk,
         "video": video.pk,
         "keyframe": keyframe.pk,
@@ -143,6 +143,62 @@ def test_the_matrix_covers_every_api_route() -> None:
         for r in normalised
     }
     assert normalised - {"health/"} <= covered
+
+
+# The browser pages, as MATRIX: (method, path template, reviewer allowed?, manager allowed?).
+PAGES = [
+    ("get", "/jobs/{job}/", True, True),
+    ("get", "/review/", True, True),
+    ("get", "/review/{keyframe}/", True, True),
+    ("get", "/assignments/", False, True),
+    ("post", "/assignments/", False, True),
+    ("get", "/gold/", False, True),
+    ("post", "/gold/answers/{answer}/approve/", False, True),
+    ("get", "/reviewers/", False, True),
+    ("get", "/reviewers/{answerer}/reviewed/", False, True),
+    ("get", "/settings/keys/", True, True),
+    ("get", "/evaluation/", True, True),
+    ("get", "/models/", True, True),
+    ("post", "/models/{model_version}/promote/", False, True),
+    ("post", "/models/{model_version}/archive/", False, True),
+    ("get", "/datasets/", True, True),
+    ("get", "/datasets/{dataset}/", True, True),
+    ("post", "/datasets/{dataset}/export-training/", False, True),
+    ("get", "/datasets/{dataset}/train/", False, True),
+    ("post", "/datasets/{dataset}/train/", False, True),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "reviewer_ok", "manager_ok"), PAGES)
+def test_pages(objects, reviewer, manager, method, template, reviewer_ok, manager_ok):  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    path = template.format(**objects)
+    response = getattr(Client(), method)(path)
+    assert (response.status_code, response["Location"]) == (302, f"/login/?next={path}")
+    for user, allowed in (
+        (get_user_model().objects.create_user("nobody"), False),
+        (reviewer, reviewer_ok),
+        (manager, manager_ok),
+    ):
+        browser = Client()
+        browser.force_login(user)
+        assert (getattr(browser, method)(path).status_code != 403) == allowed, user
+
+
+def test_the_pages_cover_every_page_route() -> None:
+    routes = {str(pattern.pattern) for pattern in get_resolver("annotator.urls").url_patterns}
+    covered = {template.removeprefix("/") for _, template, _, _ in PAGES}
+    normalised = {
+        route.replace("<int:job_id>", "{job}")
+        .replace("<int:keyframe_id>", "{keyframe}")
+        .replace("<int:answer_id>", "{answer}")
+        .replace("<int:reviewer_id>/<str:figure>", "{answerer}/reviewed")
+        .replace("<int:model_version_id>", "{model_version}")
+        .replace("<int:dataset_id>", "{dataset}")
+        for route in routes
+    }
+    assert normalised - {"", "login/", "logout/"} <= covered
 
 
 def test_health_and_login_are_the_only_anonymous_pages(client) -> None:  # type: ignore[no-untyped-def]
