@@ -29,11 +29,11 @@ BASELINE, MODEL = "small_slow", "small"
 
 
 def experiment_training() -> TrainConfig:
-    """The training budget both models get by default: 6 epochs, one data worker, and
-    `TrainConfig`'s other defaults."""
+    """The training budget both models get by default: 6 epochs of batches of 8, one data worker,
+    and `TrainConfig`'s other defaults (the settings of the results in bench/README)."""
     from inference.train.loop import TrainConfig
 
-    return TrainConfig(epochs=6, workers=1)
+    return TrainConfig(epochs=6, batch_size=8, workers=1)
 
 
 @dataclass(frozen=True)

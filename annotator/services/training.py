@@ -45,9 +45,10 @@ if TYPE_CHECKING:
     from inference.train import TrainProgress
 
 DEFAULT_PRESET = "small"
+# TrainConfig's defaults (a test keeps them equal), here without importing torch into the web app.
 DEFAULT_EPOCHS = 8
 DEFAULT_LR = 0.02
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = 2
 CURVE_POINTS = 2000  # loss-curve points kept on the job; a longer run keeps every n-th step
 SNAPSHOT_FILES = ("train.csv", "val.csv", "action_list.pbtxt")
 

@@ -101,6 +101,18 @@ def files_sha256(folder: Path) -> str:
 # --- start: no worker (the job is never sent: the test's transaction never commits) ---------
 
 
+def test_the_services_training_defaults_are_the_libraries() -> None:
+    from annotator.services import training
+    from inference.train import TrainConfig
+
+    defaults = TrainConfig()
+    assert (training.DEFAULT_EPOCHS, training.DEFAULT_LR, training.DEFAULT_BATCH_SIZE) == (
+        defaults.epochs,
+        defaults.lr,
+        defaults.batch_size,
+    )
+
+
 def test_it_freezes_the_ground_truth_with_a_training_version(product, manager_client, manager):  # type: ignore[no-untyped-def]
     response = start(manager_client, product)
 

@@ -77,7 +77,7 @@ def test_the_training_form_shows_defaults_and_starts_a_job(client, manager, vers
     client.force_login(manager)
     form = client.get(f"/datasets/{v1.dataset_id}/train/").content.decode()
     assert 'name="epochs" value="8"' in form and 'name="lr" value="0.02"' in form
-    assert 'name="batch_size" value="8"' in form
+    assert 'name="batch_size" value="2"' in form
 
     response = client.post(
         f"/datasets/{v1.dataset_id}/train/",
