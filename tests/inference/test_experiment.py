@@ -63,6 +63,7 @@ def test_the_cli_takes_the_training_options_of_python_m_inference_train(tmp_path
     monkeypatch.setattr(experiment, "slowfast_vs_slow", record)
     assert experiment.cli(["slowfast-vs-slow", str(tmp_path)]) == 0
     assert experiment.cli(["slowfast-vs-slow", str(tmp_path), "--lr=0.1", "--freeze=bn"]) == 0
-    assert runs[0] == ExperimentConfig() and runs[0].training == TrainConfig(epochs=6, workers=1)
-    assert runs[1].training == TrainConfig(epochs=6, workers=1, lr=0.1, freeze="bn")
+    assert runs[0] == ExperimentConfig()
+    assert runs[0].training == TrainConfig(epochs=6, batch_size=8, workers=1)
+    assert runs[1].training == TrainConfig(epochs=6, batch_size=8, workers=1, lr=0.1, freeze="bn")
     assert experiment.cli(["slowfast-vs-slow", str(tmp_path), "--epochs=-1"]) == 1
