@@ -269,8 +269,8 @@ class BoxLabel(models.Model):
 
 class GoldAnswer(models.Model):
     """One reviewer's blind answer on a gold keyframe, stored apart from the keyframe's boxes (so
-    several reviewers answer the same keyframe). The first answer a manager approves is the gold
-    answer: it is written to the keyframe as its ground truth (annotator.services.gold)."""
+    several reviewers answer the same keyframe). The answer a manager approves (one at a time) is
+    the gold answer: it is written to the keyframe as its ground truth (annotator.services.gold)."""
 
     keyframe = models.ForeignKey(Keyframe, on_delete=models.CASCADE, related_name="gold_answers")
     reviewer = models.ForeignKey(

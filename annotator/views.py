@@ -420,10 +420,13 @@ def gold_answers(request: HttpRequest) -> HttpResponse:
 @manager_required(FIGURES_MANAGERS_ONLY)
 @require_POST
 def gold_answer_approve_view(request: HttpRequest, answer_id: int) -> HttpResponse:
-    """Approve an answer from the gold page (the service of the REST endpoint); audited."""
+    """Approve an answer from the gold page (the service of the REST endpoint; `replace=1` puts it
+    in the place of the approved one); audited."""
     answer = get_object_or_404(GoldAnswer.objects.select_related("reviewer"), pk=answer_id)
     try:
-        gold_answer_approve(answer_id=answer.pk, user=request.user)
+        gold_answer_approve(
+            answer_id=answer.pk, user=request.user, replace=request.POST.get("replace") == "1"
+        )
         messages.success(
             request,
             f"The answer of {answer.reviewer.get_username()} is the gold answer of keyframe "

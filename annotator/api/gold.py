@@ -69,17 +69,28 @@ class GoldAnswerListApi(generics.ListAPIView):
         return selectors_gold.gold_answer_list()
 
 
+class GoldAnswerApproveInput(serializers.Serializer):
+    replace = serializers.BooleanField(
+        default=False,
+        help_text="take the place of the keyframe's approved answer (else that is a 409)",
+    )
+
+
 class GoldAnswerApproveApi(APIView):
-    """Approve a submitted answer as its keyframe's gold answer (the first approval only; a
-    second is a 409): its boxes and labels become the keyframe's ground truth, the keyframe is
-    reviewed. Managers only."""
+    """Approve a submitted answer as its keyframe's gold answer: its boxes and labels become the
+    keyframe's ground truth, the keyframe is reviewed. A keyframe with an approved answer is a
+    409 unless `replace` is true. Managers only."""
 
     permission_classes = [IsManager]
 
-    @extend_schema(request=None, responses=GoldAnswerOutput)
+    @extend_schema(request=GoldAnswerApproveInput, responses=GoldAnswerOutput)
     def post(self, request: Request, answer_id: int) -> Response:
         get_object_or_404(GoldAnswer, pk=answer_id)
-        gold_answer_approve(answer_id=answer_id, user=request.user)
+        body = GoldAnswerApproveInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        gold_answer_approve(
+            answer_id=answer_id, user=request.user, replace=body.validated_data["replace"]
+        )
         return Response(GoldAnswerOutput(selectors_gold.gold_answer_list().get(pk=answer_id)).data)
 
 

@@ -48,10 +48,14 @@ def keyframes_mark_gold(
     return chosen
 
 
-def gold_answer_approve(*, answer_id: int, user: AbstractBaseUser) -> GoldAnswer:
-    """Approve a submitted answer as its keyframe's gold answer (the first approval only): its
-    boxes and labels become the keyframe's human annotation and the keyframe is reviewed, its
-    version bumped. Audited."""
+def gold_answer_approve(
+    *, answer_id: int, user: AbstractBaseUser, replace: bool = False
+) -> GoldAnswer:
+    """Approve a submitted answer as its keyframe's gold answer: its boxes and labels become the
+    keyframe's human annotation and the keyframe is reviewed, its version bumped. A keyframe that
+    has its gold answer already is a 409 unless `replace`: then this answer takes the place of
+    the approved one (a wrong approval is corrected, never stacked). Audited, with the answer
+    replaced."""
     with transaction.atomic():
         answer = GoldAnswer.objects.select_for_update().get(pk=answer_id)
         keyframe = (
@@ -66,10 +70,14 @@ def gold_answer_approve(*, answer_id: int, user: AbstractBaseUser) -> GoldAnswer
                 f"answer {answer.pk} is a draft: its reviewer has not marked it reviewed"
             )
         approved = GoldAnswer.objects.filter(keyframe=keyframe, approved_at__isnull=False).first()
-        if approved is not None:
+        if approved is not None and (approved.pk == answer.pk or not replace):
             raise ConflictError(
                 f"keyframe {keyframe.pk} already has its gold answer (answer {approved.pk})"
+                + ("" if approved.pk == answer.pk else "; approve with replace to change it")
             )
+        if approved is not None:  # cleared first: one approved answer per keyframe
+            approved.approved_by, approved.approved_at = None, None
+            approved.save(update_fields=["approved_by", "approved_at", "updated_at"])
         answer.approved_by = user  # type: ignore[assignment]
         answer.approved_at = timezone.now()
         answer.save(update_fields=["approved_by", "approved_at", "updated_at"])
@@ -94,7 +102,7 @@ def gold_answer_approve(*, answer_id: int, user: AbstractBaseUser) -> GoldAnswer
             keyframe=keyframe,
             object_type="gold_answer",
             object_id=answer.pk,
-            before=None,
+            before=None if approved is None else {"replaced": approved.pk},
             after={"reviewer": answer.reviewer_id, "boxes": answer.boxes},
         )
     return answer

@@ -181,6 +181,50 @@ def test_a_manager_approves_the_first_gold_answer_as_ground_truth(  # type: igno
     assert GoldAnswer.objects.get(pk=ritas.pk).boxes[0]["labels"] == [SIT]
 
 
+def test_a_manager_replaces_a_wrong_gold_answer(  # type: ignore[no-untyped-def]
+    manager_client, manager, reviewer, other_reviewer, gold_keyframe
+):
+    from django.test import Client
+
+    rob, rita = client_of(reviewer), client_of(other_reviewer)
+    put(rob, gold_keyframe, [box((0.1, 0.1, 0.5, 0.9), STAND, CARRY, person_id=1)], "reviewed")
+    put(rita, gold_keyframe, [box((0.2, 0.1, 0.6, 0.9), SIT, person_id=4)], "reviewed")
+    robs = GoldAnswer.objects.get(reviewer=reviewer)
+    ritas = GoldAnswer.objects.get(reviewer=other_reviewer)
+    assert manager_client.post(f"{ANSWERS}{robs.pk}/approve/").status_code == 200
+
+    def truth() -> list[tuple[int | None, float, list[int]]]:
+        return [
+            (b.person_id, b.x1, sorted(b.labels.values_list("action__action_id", flat=True)))
+            for b in PersonBox.objects.filter(keyframe=gold_keyframe, source="human")
+        ]
+
+    refused = manager_client.post(f"{ANSWERS}{ritas.pk}/approve/")
+    assert refused.status_code == 409 and "replace" in refused.json()["detail"]
+    replaced = manager_client.post(f"{ANSWERS}{ritas.pk}/approve/", {"replace": True}, "json")
+    assert replaced.status_code == 200, replaced.content
+    assert truth() == [(4, 0.2, [SIT])]  # Rob's boxes are gone, not stacked
+    assert GoldAnswer.objects.get(pk=robs.pk).approved_at is None
+    assert [
+        a["id"] for a in manager_client.get(ANSWERS, {"approved": "true"}).json()["results"]
+    ] == [ritas.pk]
+    event = AuditEvent.objects.filter(verb="gold_answer.approve", object_id=ritas.pk).get()
+    assert event.before == {"replaced": robs.pk}
+    again = manager_client.post(f"{ANSWERS}{ritas.pk}/approve/", {"replace": True}, "json")
+    assert again.status_code == 409  # already the gold answer
+
+    # The gold page offers the other submitted answer in its place, and puts it back.
+    page = Client()
+    page.force_login(manager)
+    html = page.get("/gold/").content.decode()
+    assert f'action="/gold/answers/{robs.pk}/approve/"' in html and "Make gold instead" in html
+    assert f'action="/gold/answers/{ritas.pk}/approve/"' not in html
+    page.post(f"/gold/answers/{robs.pk}/approve/", {"replace": "1"})
+    assert truth() == [(1, 0.1, [STAND, CARRY])]
+    gold_keyframe.refresh_from_db()
+    assert gold_keyframe.status == "reviewed" and gold_keyframe.version == 4
+
+
 def test_only_approved_gold_answers_are_exported(  # type: ignore[no-untyped-def]
     manager_client, reviewer, gold_keyframe, ava_dataset
 ):

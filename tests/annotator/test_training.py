@@ -106,11 +106,11 @@ def test_the_services_training_defaults_are_the_libraries() -> None:
     from inference.train import TrainConfig
 
     defaults = TrainConfig()
-    assert (training.DEFAULT_EPOCHS, training.DEFAULT_LR, training.DEFAULT_BATCH_SIZE) == (
+    assert (
         defaults.epochs,
         defaults.lr,
         defaults.batch_size,
-    )
+    ) == (training.DEFAULT_EPOCHS, training.DEFAULT_LR, training.DEFAULT_BATCH_SIZE)
 
 
 def test_it_freezes_the_ground_truth_with_a_training_version(product, manager_client, manager):  # type: ignore[no-untyped-def]

@@ -79,7 +79,10 @@ def test_a_manager_approves_a_gold_answer_and_reads_the_figures(  # type: ignore
     page.wait_for_selector("#messages")
     assert "is the gold answer of keyframe" in page.locator("#messages").inner_text()
     assert "gold answer" in page.locator(f"tr[data-answer='{robs.pk}'] .state").inner_text()
-    assert page.locator(f"#keyframe-{keyframe.pk} button").count() == 0  # the first one counts
+    assert page.locator(f"#keyframe-{keyframe.pk} form.approve").count() == 0
+    # Rita's submitted answer may take its place (replace), Rob's approved one offers nothing.
+    assert page.locator(f"#keyframe-{keyframe.pk} form.replace button").count() == 1
+    assert page.locator(f"tr[data-answer='{robs.pk}'] button").count() == 0
     assert Keyframe.objects.get(pk=keyframe.pk).status == "reviewed"
 
     # Rita's one box matches Rob's first (IoU 0.875): recall 1/2, precision 1/1, the pose agrees
