@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
 POOL_VIDEO = TEST_DATA / "pool_30fps.mp4"
 LABEL_MAPS = ROOT / "inference" / "data"  # the product's copies of the AVA v2.2 label maps
+NO_REDIS = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,6 +31,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Tests create many accounts: a fast hasher keeps them quick (never used outside tests).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # No test talks to a Redis it did not start: by default the broker is a port nothing listens
+    # on, so a Redis left on 6379 (a service apt started, a `./scripts/run`) neither receives a
+    # test's tasks nor answers the sweep's question about them; `use_redis` points at the
+    # session's own server.
+    from webapp.celery import app
+
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = NO_REDIS
+    app.conf.broker_url = NO_REDIS
     (ROOT / "var").mkdir(exist_ok=True)
 
 

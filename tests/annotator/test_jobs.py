@@ -17,6 +17,7 @@ from annotator.services.jobs import (
     job_refuse_if_active,
     jobs_sweep,
 )
+from tests.conftest import NO_REDIS
 from tests.factories import DatasetFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ def test_cancelling_a_queued_job_is_immediate_and_a_finished_one_is_409() -> Non
 def test_a_job_whose_broker_is_unreachable_fails_saying_so(transactional_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from webapp.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:9/0")  # nothing listens
+    monkeypatch.setattr(app.conf, "broker_url", NO_REDIS)
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
 
