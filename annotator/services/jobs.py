@@ -296,6 +296,9 @@ def broker_job_ids() -> set[int] | None:
         with current_app.connection_for_read() as broker:
             if broker.transport.driver_type != "redis":
                 return None
+            # kombu's Redis transport: a queue is a list per priority step (`_q_for_pri` names
+            # it), a reserved message sits in a hash; each message is JSON whose base64 body is
+            # Celery's protocol-2 [args, kwargs, embed], and our tasks take the job id alone.
             channel = broker.default_channel
             client = channel.client
             raw = [
