@@ -43,33 +43,31 @@ FIGURES_MANAGERS_ONLY = "only managers see reviewers' answers and figures"
 View = Callable[..., HttpResponse]
 
 
-def role_required(view: View) -> View:
-    """Log in first (a redirect), then 403 for an account with no role."""
-
-    @login_required
-    @functools.wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if role_of(request.user) is None:
-            raise PermissionDenied("your account has no role (reviewer or manager)")
-        return view(request, *args, **kwargs)
-
-    return checked
-
-
-def manager_required(reason: str) -> Callable[[View], View]:
-    """Log in first (a redirect), then 403 saying `reason` for anyone but a manager."""
+def _roles_allowed(allowed: Callable[[str | None], bool], reason: str) -> Callable[[View], View]:
+    """A view decorator: log in first (a redirect), then 403 saying `reason` unless the user's
+    role is `allowed`."""
 
     def decorate(view: View) -> View:
         @login_required
         @functools.wraps(view)
         def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if role_of(request.user) != MANAGER:
+            if not allowed(role_of(request.user)):
                 raise PermissionDenied(reason)
             return view(request, *args, **kwargs)
 
         return checked
 
     return decorate
+
+
+role_required = _roles_allowed(
+    lambda role: role is not None, "your account has no role (reviewer or manager)"
+)
+
+
+def manager_required(reason: str) -> Callable[[View], View]:
+    """Log in first (a redirect), then 403 saying `reason` for anyone but a manager."""
+    return _roles_allowed(lambda role: role == MANAGER, reason)
 
 
 @login_required

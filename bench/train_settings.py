@@ -43,7 +43,9 @@ def dataset(work: Path) -> Path:
         config = SynthConfig(videos=videos, seconds=30, val_videos=ISSUE_VAL + MORE_VAL)
         generate_dataset(root, config, jobs=2)
     if not (root / "val2.csv").is_file():
-        issue = {f"synth0_{index:03d}" for index in range(TRAIN_VIDEOS, TRAIN_VIDEOS + ISSUE_VAL)}
+        issue = {
+            SynthConfig().video_id(index) for index in range(TRAIN_VIDEOS, TRAIN_VIDEOS + ISSUE_VAL)
+        }
         rows = (root / "val.csv").read_text().splitlines(keepends=True)
         (root / "val2.csv").write_text("".join(r for r in rows if r.split(",")[0] in issue))
     return root

@@ -278,12 +278,16 @@ def _resend_lost(sent: list[int]) -> list[int]:
     waiting = broker_job_ids()  # read after the jobs: a job queued meanwhile is not counted lost
     if waiting is None:
         return []
-    lost = sorted(queued - waiting)
-    for job in Job.objects.filter(pk__in=lost, status=Job.Status.QUEUED):
+    lost = Job.objects.filter(pk__in=queued - waiting, status=Job.Status.QUEUED).order_by("pk")
+    sent_again = []
+    for job in lost:  # still queued: not claimed or cancelled since the first read
         job_enqueue(job)
-    if lost:
-        logger.warning("sent again the tasks of queued jobs missing from the broker: %s", lost)
-    return lost
+        sent_again.append(job.pk)
+    if sent_again:
+        logger.warning(
+            "sent again the tasks of queued jobs missing from the broker: %s", sent_again
+        )
+    return sent_again
 
 
 def broker_job_ids() -> set[int] | None:
