@@ -184,7 +184,11 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
         }
         for action in Action.objects.filter(dataset=dataset).order_by("action_id")
     ]
-    live_lease = keyframe.lease_until is not None and keyframe.lease_until > timezone.now()
+    live_lease = (  # one that holds others off: none does on a gold keyframe
+        not keyframe.gold
+        and keyframe.lease_until is not None
+        and keyframe.lease_until > timezone.now()
+    )
     return {
         "keyframe": {
             "id": keyframe.pk,

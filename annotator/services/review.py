@@ -28,8 +28,11 @@ def lease_seconds() -> int:
 
 
 def lease_free_q(*, user: AbstractBaseUser, now: datetime) -> Q:
-    """Keyframes nobody else holds a live lease on."""
-    return Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(lease_holder=user)
+    """Keyframes nobody else holds a live lease on, and every gold keyframe: each reviewer's
+    answer to one is stored apart (annotations.gold_answer_save), so several answer it at once."""
+    return (
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(lease_holder=user) | Q(gold=True)
+    )
 
 
 def review_queue(
@@ -118,7 +121,8 @@ def keyframe_take(
 
     The lease is taken by a conditional UPDATE that only matches while no one else holds it, so
     two reviewers taking the queue at once never get the same keyframe: the loser moves on to the
-    next candidate. The reviewer's other leases are released (one keyframe open at a time).
+    next candidate. A gold keyframe is the exception: a lease holds nobody off it (lease_free_q).
+    The reviewer's other leases are released (one keyframe open at a time).
     """
     for _ in range(TAKE_ATTEMPTS):
         now = timezone.now()

@@ -141,6 +141,36 @@ def test_two_reviewers_answer_the_same_gold_keyframe_blind(  # type: ignore[no-u
     assert rob.post(f"{ANSWERS}{answers[other_reviewer.pk].pk}/approve/").status_code == 403
 
 
+def test_several_reviewers_answer_a_gold_keyframe_at_once(  # type: ignore[no-untyped-def]
+    reviewer, other_reviewer, gold_keyframe
+):
+    plain = KeyframeFactory(video=gold_keyframe.video, timestamp=gold_keyframe.timestamp + 1)
+    rob, rita = client_of(reviewer), client_of(other_reviewer)
+    lease = f"/api/v1/keyframes/{gold_keyframe.pk}/lease/"
+
+    # Each answer is stored apart, so a lease holds nobody off a gold keyframe.
+    assert keyframe_take(user=reviewer) == gold_keyframe
+    assert keyframe_take(user=other_reviewer) == gold_keyframe
+    assert rob.put(lease).status_code == 200 and rita.put(lease).status_code == 200
+    for client in (rob, rita):
+        review = client.get(f"/api/v1/keyframes/{gold_keyframe.pk}/review/").json()
+        assert review["read_only"] is None and review["keyframe"]["lease_holder"] is None
+    for client, action in ((rob, STAND), (rita, SIT)):
+        saved = put(client, gold_keyframe, [box((0.1, 0.1, 0.5, 0.9), action)], "reviewed")
+        assert saved.status_code == 200, saved.content
+    answers = GoldAnswer.objects.filter(keyframe=gold_keyframe, submitted_at__isnull=False)
+    assert sorted(answer.boxes[0]["labels"][0] for answer in answers) == [SIT, STAND]
+
+    # A keyframe that is not gold still goes to one reviewer at a time.
+    assert keyframe_take(user=reviewer) == plain
+    assert keyframe_take(user=other_reviewer) is None
+    refused = put(rita, plain, [box((0.1, 0.1, 0.5, 0.9), SIT)])
+    assert refused.status_code == 403 and "leased to another reviewer" in refused.json()["detail"]
+    review = rita.get(f"/api/v1/keyframes/{plain.pk}/review/").json()
+    assert review["read_only"] == f"being reviewed by {reviewer.username}"
+    assert review["keyframe"]["lease_holder"] == reviewer.username
+
+
 def test_a_manager_approves_the_first_gold_answer_as_ground_truth(  # type: ignore[no-untyped-def]
     manager_client, reviewer, other_reviewer, gold_keyframe, anonymous_client
 ):
