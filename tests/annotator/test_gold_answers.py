@@ -254,6 +254,15 @@ def test_a_manager_replaces_a_wrong_gold_answer(  # type: ignore[no-untyped-def]
     gold_keyframe.refresh_from_db()
     assert gold_keyframe.status == "reviewed" and gold_keyframe.version == 4
 
+    # When no answer is right, the manager answers too (a save on a gold keyframe is the saver's
+    # own answer, a manager's as well) and makes that answer gold instead.
+    mine = put(manager_client, gold_keyframe, [box((0.3, 0.2, 0.7, 0.9), WATCH, SIT)], "reviewed")
+    assert mine.status_code == 200, mine.content
+    managers = GoldAnswer.objects.get(keyframe=gold_keyframe, reviewer=manager)
+    replaced = manager_client.post(f"{ANSWERS}{managers.pk}/approve/", {"replace": True}, "json")
+    assert replaced.status_code == 200, replaced.content
+    assert truth() == [(None, 0.3, [SIT, WATCH])]
+
 
 def test_only_approved_gold_answers_are_exported(  # type: ignore[no-untyped-def]
     manager_client, reviewer, gold_keyframe, ava_dataset
