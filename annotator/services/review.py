@@ -83,8 +83,8 @@ def review_queue_head(
     """The first keyframe of the reviewer's queue (review_queue's order), read without sorting
     the whole queue (one ORDER BY over assigned and unassigned keyframes sorts every keyframe
     still to review): first their assigned keyframes (few, sorted), then the unassigned ones,
-    in the uncertain order the scored before the unscored, each a query that walks an index
-    to its first row."""
+    in the uncertain order the scored before the unscored, each read per status by
+    _first_per_status."""
     queue = review_queue(
         user=user, dataset_id=dataset_id, video_id=video_id, now=now, order=order
     ).values_list("pk", flat=True)
@@ -92,21 +92,29 @@ def review_queue_head(
         queue = queue.exclude(pk=skip)
     unassigned = queue.filter(assignee__isnull=True)
     if order == "uncertain":
-        parts = [
-            queue.filter(assignee=user).order_by(F("uncertainty").desc(nulls_last=True), "id"),
-            unassigned.filter(uncertainty__isnull=False).order_by("-uncertainty", "id"),
-            unassigned.filter(uncertainty__isnull=True).order_by("id"),
-        ]
-    else:
-        parts = [
-            queue.filter(assignee=user).order_by("video_id", "timestamp", "id"),
-            unassigned.order_by("video_id", "timestamp", "id"),
-        ]
-    for part in parts:
-        head = part.first()
+        mine = queue.filter(assignee=user).order_by(F("uncertainty").desc(nulls_last=True), "id")
+        return (
+            mine.first()
+            or _first_per_status(unassigned.filter(uncertainty__isnull=False), "-uncertainty", "id")
+            or _first_per_status(unassigned.filter(uncertainty__isnull=True), "id")
+        )
+    mine = queue.filter(assignee=user).order_by("video_id", "timestamp", "id")
+    return mine.first() or _first_per_status(unassigned, "video_id", "timestamp", "id")
+
+
+def _first_per_status(keyframes: QuerySet[Keyframe], *order: str) -> int | None:
+    """The first of `keyframes` in `order` (numeric fields, "-" for descending): the first of
+    each queue status, each a query that walks an index on (status, *order) to its first row,
+    then the first of those. (One query over both statuses makes PostgreSQL sort them all.)"""
+    fields = [name.lstrip("-") for name in order]
+    signs = [-1 if name.startswith("-") else 1 for name in order]
+    heads = []
+    for status in QUEUE_STATUSES:
+        head = keyframes.filter(status=status).order_by(*order).values_list("pk", *fields).first()
         if head is not None:
-            return head
-    return None
+            pk, *values = head
+            heads.append(([sign * value for sign, value in zip(signs, values, strict=True)], pk))
+    return min(heads)[1] if heads else None
 
 
 def keyframe_take(

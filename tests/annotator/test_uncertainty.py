@@ -113,7 +113,8 @@ def test_the_take_reads_in_a_fixed_number_of_queries(ava_dataset, reviewer):  # 
 def test_the_take_reads_the_head_of_the_queue_the_queue_orders(ava_dataset, reviewer, manager):  # type: ignore[no-untyped-def]
     # review_queue_head reads the head without sorting the queue: at each step of draining a
     # mixed queue (assigned to the reviewer, to someone else, to nobody; scored with ties and
-    # unscored; two videos), in both orders and with every skip, it names review_queue's first.
+    # unscored; two videos; unreviewed and in progress), in both orders and with every skip, it
+    # names review_queue's first.
     videos = [VideoFactory(dataset=ava_dataset) for _ in range(2)]
     uncertainties = [None, 0.5, 0.5, 2.0, None, 0.0, 0.5, 0.5, None, 1.0]
     assignees = [None, reviewer, None, manager, reviewer, None, None, reviewer, None, reviewer]
@@ -121,8 +122,10 @@ def test_the_take_reads_the_head_of_the_queue_the_queue_orders(ava_dataset, revi
         KeyframeFactory(
             video=videos[n % 2], timestamp=910 - n, uncertainty=uncertainty, assignee=assignee
         )
+    in_progress = Keyframe.objects.filter(timestamp__in=[910, 908, 906, 905])
     for order in ("default", "uncertain"):
         Keyframe.objects.update(status=Keyframe.Status.UNREVIEWED)
+        in_progress.update(status=Keyframe.Status.IN_PROGRESS)
         while (first := review_queue(user=reviewer, order=order).first()) is not None:
             assert review_queue_head(user=reviewer, order=order) == first.pk, order
             for skip in Keyframe.objects.values_list("pk", flat=True):
