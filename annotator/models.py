@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ActionType(models.TextChoices):
@@ -145,6 +146,14 @@ class Keyframe(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_id}@{self.timestamp}"
+
+    def live_lease_holder_id(self) -> int | None:
+        """Who holds a live review lease that keeps others off it (annotator.services.review;
+        `lease_free_q` is the same rule as a query): nobody on a gold keyframe, which each
+        reviewer answers apart."""
+        if self.gold or self.lease_until is None or self.lease_until <= timezone.now():
+            return None
+        return self.lease_holder_id
 
 
 class Source(models.TextChoices):

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from annotator.errors import NotAllowedError
 from annotator.models import (
@@ -184,11 +183,7 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
         }
         for action in Action.objects.filter(dataset=dataset).order_by("action_id")
     ]
-    live_lease = (  # one that holds others off: none does on a gold keyframe
-        not keyframe.gold
-        and keyframe.lease_until is not None
-        and keyframe.lease_until > timezone.now()
-    )
+    holder = keyframe.lease_holder if keyframe.live_lease_holder_id() is not None else None
     return {
         "keyframe": {
             "id": keyframe.pk,
@@ -203,10 +198,8 @@ def keyframe_review(*, keyframe_id: int, user: AbstractBaseUser) -> dict[str, An
             "excluded": keyframe.excluded,
             "flag_comment": keyframe.flag_comment,
             "assignee": keyframe.assignee.get_username() if keyframe.assignee else None,
-            "lease_holder": keyframe.lease_holder.get_username()
-            if keyframe.lease_holder and live_lease
-            else None,
-            "lease_until": keyframe.lease_until if live_lease else None,
+            "lease_holder": holder.get_username() if holder else None,
+            "lease_until": keyframe.lease_until if holder else None,
             "reviewed_by": keyframe.reviewed_by.get_username() if keyframe.reviewed_by else None,
             "reviewed_at": keyframe.reviewed_at,
         },

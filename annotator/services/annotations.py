@@ -52,12 +52,7 @@ def keyframe_check_editable(*, keyframe: Keyframe, user: AbstractBaseUser) -> No
         return
     if keyframe.assignee_id not in (None, user.pk):
         raise NotAllowedError(f"keyframe {keyframe.pk} is assigned to another reviewer")
-    if (  # a live review lease (annotator.services.review) is someone else's work in progress,
-        not keyframe.gold  # but on a gold keyframe each reviewer writes their own answer
-        and keyframe.lease_holder_id not in (None, user.pk)
-        and keyframe.lease_until is not None
-        and keyframe.lease_until > timezone.now()
-    ):
+    if keyframe.live_lease_holder_id() not in (None, user.pk):  # someone else's work in progress
         raise NotAllowedError(f"keyframe {keyframe.pk} is leased to another reviewer")
 
 

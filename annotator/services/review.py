@@ -29,7 +29,8 @@ def lease_seconds() -> int:
 
 def lease_free_q(*, user: AbstractBaseUser, now: datetime) -> Q:
     """Keyframes nobody else holds a live lease on, and every gold keyframe: each reviewer's
-    answer to one is stored apart (annotations.gold_answer_save), so several answer it at once."""
+    answer to one is stored apart (annotations.gold_answer_save), so several answer it at once.
+    (Keyframe.live_lease_holder_id is the same rule on one keyframe.)"""
     return (
         Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(lease_holder=user) | Q(gold=True)
     )
